@@ -1,0 +1,1 @@
+"""Pure, deterministic models of the course: dataclasses in, dataclasses out."""
