@@ -6,6 +6,8 @@
     python3 scripts/course.py execute    regenerate the lessons' stored outputs (fresh kernels)
     python3 scripts/course.py sync       regenerate the README's contents and the navigation cells
     python3 scripts/course.py release    regenerate the student copies of the exercises
+    python3 scripts/course.py bench      measure the course here (--browser, --suite, --write)
+    python3 scripts/course.py site       build a static HTML copy of the course in build/site/
 
 Only the standard library is used here, so this runs on a bare `python3`. Every command first
 makes sure that `.venv/` holds the course's packages (skipped when nothing changed) and, when run as
@@ -26,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 EXTRAS = "dev,emulation,nodot"
 APT_PACKAGES = {"dot": "graphviz", "font": "fonts-wqy-zenhei"}
-AUTHORING = ("execute", "sync", "release", "check")
+AUTHORING = ("execute", "sync", "release", "check", "bench", "site")
+WELCOME = "notebooks/00_welcome.ipynb"
 
 
 def say(message: str) -> None:
@@ -136,7 +139,8 @@ def lab(extra: list[str]) -> int:
     lessons = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb"))
     subprocess.run([*jupyter, "trust", *lessons], cwd=ROOT, capture_output=True)
     root_flag = ["--allow-root"] if os.name != "nt" and os.geteuid() == 0 else []
-    return run([*jupyter, "lab", "notebooks/00_welcome.ipynb", *root_flag, *extra])
+    opening = [f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url=/lab/tree/{WELCOME}"]
+    return run([*jupyter, "lab", *opening, *root_flag, *extra])
 
 
 def test(extra: list[str]) -> int:

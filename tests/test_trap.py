@@ -196,3 +196,28 @@ def test_pushf_after_cli_shows_the_real_flag_under_trap_and_emulate():
     assert {t for t, r in results.items() if not r.correct} == {"trap-and-emulate"}
     divergence = results["trap-and-emulate"].divergence
     assert divergence.line == 2 and "natively the guest reads IF = 0" in divergence.reason
+
+
+def test_paravirtual_costs_price_hypercalls_and_traps_apart():
+    from vizlib.sim import costs
+
+    # One hypercall figure for the whole course: lesson 04's cost model sets it.
+    assert costs.P4.pv_hypercall == trap.HYPERCALL
+    pv = trap.run(
+        "kernel: LGDT base=0x5000\nkernel: OUT port=0x3f8 value=65\n", "paravirtualization"
+    )
+    assert [(e.handler, e.cycles) for e in pv.events] == [
+        ("vmm (hypercall)", trap.HYPERCALL),
+        ("vmm (trap)", trap.TRAP_EMULATE),
+    ]
+
+
+def test_the_cost_table_shows_every_constant_with_a_source():
+    rows = {what: (cycles, source) for what, cycles, source in trap.COSTS}
+    assert len(rows) == len(trap.COSTS)
+    shown = {cycles for cycles, _ in rows.values()}
+    constants = (trap.TRAP_EMULATE, trap.BT_TRANSLATE, trap.BT_CALLOUT, trap.HYPERCALL)
+    assert set(constants) | {trap.VM_EXIT, trap.VM_EXIT_PORT_IO, trap.NATIVE_PORT_IO} <= shown
+    for _, source in rows.values():
+        assert source.startswith(("Adams & Agesen", "derived", "assumption", "illustrative"))
+    assert rows["hypercall into Xen (32-bit)"][1].startswith("assumption")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -100,8 +101,14 @@ def syllabus(root: Path = ROOT) -> tuple[Lesson, ...]:
 
 
 def glossary(root: Path = ROOT) -> tuple[Term, ...]:
-    """The glossary's terms, in the order of the file."""
-    data = yaml.safe_load((root / "course" / "glossary.yml").read_text(encoding="utf-8"))
+    """The glossary's terms, in the order of the file (read once per change of the file)."""
+    path = root / "course" / "glossary.yml"
+    return _glossary(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _glossary(path: Path, mtime_ns: int) -> tuple[Term, ...]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return tuple(Term(**entry) for entry in data["terms"])
 
 

@@ -98,10 +98,6 @@ DETECT_VIRT_TIMEOUT = 2.0  # seconds; the command answers in milliseconds, this 
 # Files that tell a container (systemd src/basic/virt.c, detect_container()).
 CONTAINER_FILES = ((".dockerenv", "docker"), ("run/.containerenv", "podman"))
 
-# PVM runs guest code that is not PVM-aware by emulation, about 1.1 us per simple loop iteration
-# (measured on a Xeon cloud VM whose /dev/kvm is PVM; lesson 07 measures it on yours).
-PVM_LOOP_MICROSECONDS = 1.1
-
 MAX_READ = 1 << 20  # characters; /proc/cpuinfo of a 256-CPU machine is well under this
 
 
@@ -392,9 +388,9 @@ def _detail_pvm(report: HostReport) -> str:
         f"/dev/kvm opens, but the CPU offers neither VT-x nor AMD-V: {nested}its KVM is PVM "
         "(kvm_pvm), which runs guests without hardware assist. Lessons 07-08 drive the real "
         "/dev/kvm and see real VM exits, but guest code that is not PVM-aware, such as the "
-        "lessons' real-mode guest, is emulated by the host, about "
-        f"{PVM_LOOP_MICROSECONDS} us per simple loop iteration, often slower than QEMU's TCG on "
-        "the same machine. A laptop with VT-x or AMD-V runs the same guest at native speed."
+        "lessons' real-mode guest, is emulated by the host, often more slowly than QEMU's TCG "
+        "on the same machine (lesson 08 measures both). A laptop with VT-x or AMD-V runs the "
+        "same guest at native speed."
     )
 
 
@@ -435,10 +431,10 @@ def _detail_tcg(report: HostReport) -> str:
     elif report.in_vm:
         cause = (
             f"This machine is a VM{_where(report)} whose CPU shows neither VT-x nor AMD-V: the "
-            "hypervisor below does not offer nested virtualization."
+            "hypervisor below does not pass them through (no nested virtualization)."
         )
     else:
-        cause = "There is no /dev/kvm (KVM is Linux-only, and needs VT-x or AMD-V)."
+        cause = "There is no /dev/kvm (KVM is part of Linux and, on x86, needs VT-x or AMD-V)."
     if report.container:
         cause += (
             f" Inside a {report.container} container /dev/kvm appears only when passed in "

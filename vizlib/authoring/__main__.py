@@ -1,8 +1,9 @@
-"""`python -m vizlib.authoring sync|execute|check [NOTEBOOK...]` (see CONTRIBUTING.md)."""
+"""`python -m vizlib.authoring sync|execute|check|release|bench|site ...` (see CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -11,20 +12,27 @@ from vizlib.course import ROOT, syllabus
 
 
 def _lessons(names: list[str]) -> list[Path]:
-    ready = [ROOT / lesson.file for lesson in syllabus() if lesson.ready]
+    """The ready lessons named by id (`02`), file name or path; all of them when none is named."""
+    ready = [lesson for lesson in syllabus() if lesson.ready]
     if not names:
-        return ready
-    chosen = [p for p in ready if p.name in names or p.stem in names or str(p) in names]
-    unknown = set(names) - {n for p in chosen for n in (p.name, p.stem, str(p))}
+        return [ROOT / lesson.file for lesson in ready]
+
+    def aliases(lesson) -> set[str]:
+        return {lesson.id, lesson.name, Path(lesson.file).stem, lesson.file}
+
+    unknown = [name for name in names if not any(name in aliases(x) for x in ready)]
     if unknown:
-        allowed = ", ".join(p.stem for p in ready)
-        raise SystemExit(f"unknown lesson(s) {', '.join(sorted(unknown))}; choose from: {allowed}")
-    return chosen
+        allowed = ", ".join(lesson.id for lesson in ready)
+        raise SystemExit(f"unknown lesson(s) {', '.join(unknown)}; choose ids from: {allowed}")
+    return [ROOT / x.file for x in ready if aliases(x) & set(names)]
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] in (["bench"], ["site"]):  # their own options: see `bench --help`, `site --help`
+        module = "benchmark" if argv[0] == "bench" else "site"
+        return importlib.import_module(f"vizlib.authoring.{module}").main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m vizlib.authoring")
-    parser.add_argument("command", choices=("sync", "execute", "check", "release"))
+    parser.add_argument("command", choices=("sync", "execute", "check", "release", "bench", "site"))
     parser.add_argument("notebooks", nargs="*", help="lesson names (default: every ready lesson)")
     args = parser.parse_args(argv)
     if args.command == "release":

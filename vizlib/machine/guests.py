@@ -282,7 +282,7 @@ RUNAWAY = Guest(
 
 TRIPLE_FAULT = Guest(
     name="triple_fault",
-    description="IDT limit 0, then int3: a triple fault (see the note on PVM hosts).",
+    description="IDT limit 0, then int3: a triple fault (a PVM host loops until the timeout).",
     listing="""\
 ; Load an interrupt table of limit 0, then raise an exception: no vector fits, the #GP and
 ; the #DF raised on the way do not fit either, and the CPU shuts down (a triple fault).

@@ -1,0 +1,197 @@
+"""The KVM API seen from user space: three levels of ioctl, and a run exit by exit. Lesson 07."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import graphviz
+
+from vizlib.diagrams.style import (
+    EDGES,
+    FONTNAME,
+    SMALL_FONTSIZE,
+    add_edge,
+    add_node,
+    new_graph,
+    same_rank,
+    translator,
+)
+from vizlib.machine.results import Exit
+
+ACCELS = ("kvm", "tcg")
+MAX_LIMIT = 50  # exits drawn at most: four rows each, a longer diagram is no longer readable
+_LIFELINE = "#888888"
+
+
+def kvm_ioctl_levels(lang: str = "en") -> graphviz.Digraph:
+    """/dev/kvm, a VM fd and a vCPU fd, and the ioctls each one takes. Lesson 07."""
+    t = translator(lang)
+    g = new_graph(
+        "kvm_ioctl_levels",
+        t(
+            "A VMM opens /dev/kvm for system ioctls, KVM_CREATE_VM gives it a VM file descriptor "
+            "for VM ioctls, and KVM_CREATE_VCPU a vCPU file descriptor for vCPU ioctls such as "
+            "KVM_RUN.",
+            "VMM 打开 /dev/kvm 进行系统级 ioctl，KVM_CREATE_VM 返回用于虚拟机级 ioctl 的虚拟机"
+            "文件描述符，KVM_CREATE_VCPU 返回用于 KVM_RUN 等 vCPU 级 ioctl 的 vCPU 文件描述符。",
+        ),
+    )
+    g.attr(nodesep="0.35")
+    add_node(
+        g,
+        "vmm",
+        t("VMM process", "VMM 进程"),
+        kind="program",
+        layer="emulator",
+        detail=t("QEMU, or this notebook", "QEMU，或本笔记本"),
+    )
+    levels = [
+        (
+            "system",
+            t("/dev/kvm\nsystem ioctls", "/dev/kvm\n系统级 ioctl"),
+            "KVM_GET_API_VERSION\nKVM_CHECK_EXTENSION\nKVM_CREATE_VM\nKVM_GET_VCPU_MMAP_SIZE",
+        ),
+        (
+            "vm",
+            t("VM fd\nVM ioctls", "虚拟机 fd\n虚拟机级 ioctl"),
+            t("(from KVM_CREATE_VM)", "（由 KVM_CREATE_VM 返回）")
+            + "\nKVM_SET_USER_MEMORY_REGION\nKVM_CREATE_VCPU",
+        ),
+        (
+            "vcpu",
+            t("vCPU fd\nvCPU ioctls", "vCPU fd\nvCPU 级 ioctl"),
+            t("(from KVM_CREATE_VCPU)", "（由 KVM_CREATE_VCPU 返回）")
+            + "\nKVM_GET_REGS, KVM_SET_REGS\nKVM_GET_SREGS, KVM_SET_SREGS\nKVM_RUN\n"
+            + t("mmap: struct kvm_run", "mmap：struct kvm_run"),
+        ),
+    ]
+    for node_id, title, calls in levels:
+        add_node(g, node_id, title, kind="interface", layer="host_kernel", detail=calls)
+        add_edge(g, "vmm", node_id, kind="call", text="ioctl")
+    same_rank(g, [node_id for node_id, *_ in levels])
+    add_edge(g, "system", "vm", kind="data", dir="forward", style="dashed")
+    add_edge(g, "vm", "vcpu", kind="data", dir="forward", style="dashed")
+    return g
+
+
+def _dot_text(text: str) -> str:
+    """`text` with its backslashes kept (DOT reads "\\n" in a label as a line break)."""
+    return text.replace("\\", "\\\\")
+
+
+def _what_the_guest_did(exit_: Exit, t) -> str:
+    if exit_.reason == "io":
+        verb = "OUT" if exit_.direction == "out" else "IN"
+        shown = f" {exit_.data!r}" if exit_.direction == "out" else ""
+        return f"{verb} 0x{exit_.port:x}{shown}"
+    if exit_.reason == "mmio":
+        what = t("store to", "写") if exit_.direction == "write" else t("load from", "读")
+        return f"{what} 0x{exit_.address:x}"
+    return {
+        "hlt": "HLT",
+        "shutdown": t("triple fault", "三重故障"),
+        "internal_error": t("cannot go on", "无法继续"),
+    }.get(exit_.reason, exit_.reason)
+
+
+def _what_came_back(exit_: Exit, accel: str) -> str:
+    detail = ""
+    if exit_.reason == "io":  # an IN's data is the VMM's answer, not part of what came back
+        shown = f" {exit_.data!r}" if exit_.direction == "out" else ""
+        detail = f" {exit_.direction} 0x{exit_.port:x}{shown}"
+    elif exit_.reason == "mmio":
+        detail = f" 0x{exit_.address:x}"
+    if accel == "kvm":
+        return f"KVM_EXIT_{exit_.reason.upper()}{detail}"
+    return f"{exit_.reason} hook{detail}"
+
+
+def exit_sequence(
+    exits: Sequence[Exit], accel: str = "kvm", limit: int = 4, lang: str = "en"
+) -> graphviz.Digraph:
+    """A sequence diagram of a recorded run: VMM -> accelerator -> guest and back. Lesson 07.
+
+    Four arrows per exit, the first `limit` exits (1-50): the VMM asks to run, the accelerator
+    enters the guest, the guest's instruction leaves it (the exit), and the reason comes back to
+    the VMM. accel "kvm" draws kvm.ko in the middle, "tcg" QEMU's CPU emulator (unicorn).
+    """
+    t = translator(lang)
+    if accel not in ACCELS:
+        raise ValueError(f"accel must be one of {ACCELS}, got {accel!r}")
+    if not (isinstance(limit, int) and 1 <= limit <= MAX_LIMIT):
+        raise ValueError(f"limit must be an int from 1 to {MAX_LIMIT}, got {limit!r}")
+    exits = list(exits)
+    if not all(isinstance(e, Exit) for e in exits):
+        raise ValueError("exits must be a sequence of vizlib.machine.Exit")
+    shown, hidden = exits[:limit], max(0, len(exits) - limit)
+    kvm = accel == "kvm"
+    g = new_graph(
+        "exit_sequence",
+        t(
+            f"The recorded run as a sequence: {len(exits)} exits, each a round trip from the VMM "
+            f"through {'kvm.ko' if kvm else 'the CPU emulator'} into the guest and back.",
+            f"把记录下的运行画成时序图：共 {len(exits)} 次退出，每次都是从 VMM 经 "
+            f"{'kvm.ko' if kvm else 'CPU 模拟器'} 进入客户机再返回的往返。",
+        ),
+    )
+    g.attr(nodesep="1.7", ranksep="0.22")
+    middle = (
+        ("kvm.ko", t("Linux kernel, host", "Linux 内核，宿主机"), "host_kernel")
+        if kvm
+        else ("TCG (unicorn)", t("QEMU's CPU emulator", "QEMU 的 CPU 模拟器"), "emulator")
+    )
+    lanes = [
+        (
+            "vmm",
+            t("This notebook: the VMM", "本笔记本：VMM"),
+            t("user space", "用户空间"),
+            "emulator",
+        ),
+        ("acc", middle[0], middle[1], middle[2]),
+        ("guest", t("Guest code", "客户机代码"), t("guest mode", "客户模式"), "guest_kernel"),
+    ]
+    for lane, text, detail, layer in lanes:
+        add_node(g, f"{lane}_0", text, kind="program", layer=layer, detail=detail)
+    same_rank(g, [f"{lane}_0" for lane, *_ in lanes])
+    run, enter = (
+        ("KVM_RUN", t("VM entry", "虚拟机进入")) if kvm else ("emu_start", t("run", "运行"))
+    )
+    leave = t("VM exit", "虚拟机退出") if kvm else t("hook", "钩子")
+    messages = []
+    for e in shown:
+        messages += [
+            ("vmm", "acc", "call", run),
+            ("acc", "guest", "call", enter),
+            ("guest", "acc", "trap", f"{leave}: {_what_the_guest_did(e, t)}"),
+            ("acc", "vmm", "call", _what_came_back(e, accel)),
+        ]
+    if hidden:
+        more = t(f"... {hidden} more exits", f"…… 另有 {hidden} 次退出")
+        messages.append(("vmm", "vmm", "note", more))
+    for row, (tail, head, kind, text) in enumerate(messages, start=1):
+        for lane, *_ in lanes:
+            g.node(f"{lane}_{row}", "", shape="point", width="0.06", color=_LIFELINE)
+            g.edge(
+                f"{lane}_{row - 1}", f"{lane}_{row}", style="dotted", color=_LIFELINE, dir="none"
+            )
+        same_rank(g, [f"{lane}_{row}" for lane, *_ in lanes])
+        for left, right in (("vmm", "acc"), ("acc", "guest")):  # keeps the lanes in order
+            add_edge(g, f"{left}_{row}", f"{right}_{row}", kind="stack")
+        if kind == "note":
+            g.node(
+                f"vmm_{row}", text, shape="plaintext", fontname=FONTNAME, fontsize=SMALL_FONTSIZE
+            )
+            continue
+        order = [lane for lane, *_ in lanes]
+        forward = order.index(tail) < order.index(head)
+        left, right = (tail, head) if forward else (head, tail)
+        g.edge(  # drawn left to right, pointing back if need be: dot keeps the lanes straight
+            f"{left}_{row}",
+            f"{right}_{row}",
+            label=f" {_dot_text(text)} ",
+            dir="forward" if forward else "back",
+            fontcolor=EDGES[kind]["color"],
+            style=EDGES[kind]["style"],
+            color=EDGES[kind]["color"],
+        )
+    return g

@@ -1,0 +1,211 @@
+"""Lesson 06's emulation cells as one call each: they display tables and return None.
+
+Without unicorn, capstone, keystone or QEMU, a cell shows one install hint (in full the first time,
+as a short note after that) instead of failing, so the lesson still runs to the end. A guest that
+faults or runs away is shown as its error message, with the PC, not as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from vizlib.emulation import blocks, cpus, qemu
+from vizlib.emulation.errors import EmulationError, EmulatorMissing, GuestError
+from vizlib.emulation.optional import versions
+from vizlib.emulation.programs import GuestProgram, program
+from vizlib.tables import markdown_table
+
+TRACE_SHOWN = 12  # block executions listed one by one before the rest is summed up
+_hinted: set[str] = set()  # packages whose install hint was shown in full
+
+
+def _display(*items: Any) -> None:
+    from IPython.display import Markdown, display
+
+    for item in items:
+        display(Markdown(item) if isinstance(item, str) else item)
+
+
+def _hint(missing: EmulatorMissing) -> str:
+    if missing.package in _hinted:
+        return f"*(Skipped: {missing.package} is not installed; see the note above.)*"
+    _hinted.add(missing.package)
+    return f"> **Note.** {missing}. This cell is skipped; the rest of the lesson still runs."
+
+
+def degrades(show: Callable[..., None]) -> Callable[..., None]:
+    """Make a display helper show the install hint when a package is missing. Lesson 06."""
+
+    @functools.wraps(show)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            show(*args, **kwargs)
+        except EmulatorMissing as missing:
+            _display(_hint(missing))
+
+    return wrapper
+
+
+def _guest(guest: GuestProgram | str) -> GuestProgram:
+    return program(guest) if isinstance(guest, str) else guest
+
+
+def _value(value: int) -> str:
+    return f"{value:#010x}" if value < 1 << 32 else f"{value:#018x}"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def _bytes(data: bytes) -> str:
+    return " ".join(f"{b:02x}" for b in data)
+
+
+def show_status() -> None:
+    """What this machine has for emulation: unicorn, capstone, keystone, QEMU. Lesson 06."""
+    uses = {
+        "unicorn": "runs the guest CPUs (QEMU's CPU emulator as a library)",
+        "capstone": "disassembles guest code",
+        "keystone": "assembles your own guest code (optional)",
+    }
+    rows = [(name, version or "not installed", uses[name]) for name, version in versions().items()]
+    path = qemu.qemu_binary()
+    rows.append((qemu.BINARY, "installed" if path else "not installed", "boots a real PC (TCG)"))
+    _display(markdown_table(["Package", "Version", "Used to"], rows))
+
+
+def show_listing(guest: GuestProgram | str) -> None:
+    """A program's bytes beside its stored listing and capstone's reading of them. Lesson 06."""
+    guest = _guest(guest)
+    try:
+        decoded = [i.text for i in cpus.disassemble(guest)]
+    except EmulatorMissing as missing:
+        _display(_hint(missing))
+        decoded = ["(capstone missing)"] * len(guest.listing)
+    decoded += ["(not decoded)"] * (len(guest.listing) - len(decoded))
+    rows, address = [], guest.base
+    for (hex_bytes, text, note), reading in zip(guest.listing, decoded, strict=False):
+        rows.append(
+            (
+                f"{address:#x}",
+                _bytes(bytes.fromhex(hex_bytes)),
+                f"`{text}`",
+                f"`{reading}`",
+                note,
+            )
+        )
+        address += len(hex_bytes) // 2
+    title = f"**{guest.title}**: {cpus.arch(guest.arch).title}, {len(guest.code)} bytes"
+    header = ["Address", "Bytes", "Listing", "capstone reads", "What it does"]
+    _display(title, markdown_table(header, rows))
+
+
+@degrades
+def show_run(guest: GuestProgram | str, n: int | None = None, **limits: Any) -> None:
+    """Run a program (see `cpus.run`); registers and memory before and after. Lesson 06."""
+    guest = _guest(guest)
+    try:
+        result = cpus.run(guest, n, **limits)
+    except GuestError as error:
+        _display(f"**The guest was stopped.** `{type(error).__name__}`: {error}")
+        return
+    rows = [(name, _value(result.before[name]), _value(v), v) for name, v in result.after.items()]
+    lines = [
+        markdown_table(["Register", "Before", "After", "After (decimal)"], rows),
+        markdown_table(
+            ["Data area", "Before", "After"],
+            [(f"{cpus.DATA_BASE:#x}", _bytes(result.memory_before), _bytes(result.memory_after))],
+        ),
+    ]
+    answer = f"Result in `{guest.result}`: **{result.result}**"
+    if guest.array:
+        answer += f"; the host's own sum of 1..{n}: {n * (n + 1) // 2 & 0xFFFF_FFFF}"
+    _display(*lines, answer)
+
+
+def _chain(events: Iterable[blocks.BlockRun]) -> str:
+    events = list(events)
+    parts = [f"{e.address:#x}{' (new)' if e.new else ''}" for e in events[:TRACE_SHOWN]]
+    rest = len(events) - TRACE_SHOWN
+    return " → ".join(parts) + (f" → … {rest} more" if rest > 0 else "")
+
+
+@degrades
+def show_blocks(guest: GuestProgram | str, n: int | None = None) -> None:
+    """The translation blocks a run formed and reused (UC_HOOK_BLOCK). Lesson 06."""
+    trace = blocks.trace_blocks(guest, n)
+    rows = [(f"{b.address:#x}", b.instructions, b.size, b.runs) for b in trace.blocks]
+    _display(
+        f"Blocks in the order they ran: {_chain(trace.events)}",
+        markdown_table(["Block at", "Instructions", "Bytes", "Times run"], rows),
+        f"**{trace.translated}** blocks translated, **{trace.executed}** block executions; "
+        f"result {trace.result}.",
+    )
+
+
+@degrades
+def show_speeds(guest: GuestProgram | str = "ppc-sum", repeats: int = 3) -> None:
+    """Time the same sum each of `blocks.MODES`' ways; table and chart. Lesson 06."""
+    from vizlib.plots.qemu import emulation_speeds
+
+    result = blocks.speeds(guest, repeats=repeats)
+    rows = [
+        (
+            mode,
+            f"{result.seconds[mode] * 1e9:,.1f}",
+            _times(result.ratio(mode)),
+            _times(result.seconds[mode] / result.seconds["translated"]),
+            blocks.MODE_NOTES[mode],
+        )
+        for mode in blocks.MODES
+    ]
+    header = ["Way", "ns per word", "vs numpy", "vs translated", "What runs"]
+    _display(markdown_table(header, rows), emulation_speeds(result))
+
+
+def _block_listing(boot: qemu.BootRun) -> str:
+    lines = []
+    for number, block in enumerate(boot.boot_blocks, 1):
+        lines.append(
+            f"block {number} at {block.address:#x}, {len(block.instructions)} instructions"
+        )
+        lines += [f"  {i.address:#x}  {i.hex:<8} {i.text}" for i in block.instructions]
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+def show_boot_sector(timeout: float = qemu.TIMEOUT) -> None:
+    """Boot the boot sector in QEMU and show TCG's block log; a stored log without QEMU.
+
+    Lesson 06.
+    """
+    try:
+        boot = qemu.run_boot_sector(timeout)
+        origin = f"**Live run** on this machine, {boot.qemu}."
+    except EmulationError as error:
+        missing = isinstance(error, EmulatorMissing)
+        _display(_hint(error) if missing else f"> **QEMU did not finish.** {error}")
+        boot = qemu.stored_boot_log()
+        origin = (
+            f"**Stored log**, recorded with {boot.qemu} when the course was written, "
+            "not on this machine."
+        )
+    _display(
+        origin,
+        f"Serial output (COM1): `{boot.serial.strip()}`",
+        f"Exit status {boot.exit_status} = ({boot.exit_value:#x} << 1) | 1: the value the guest "
+        "wrote to the isa-debug-exit port.",
+        f"QEMU translated {boot.blocks_logged:,} blocks, {len(boot.boot_blocks)} of them the "
+        "boot sector's:",
+        _block_listing(boot),
+    )
+
+
+@degrades
+def show_assembled(arch_name: str, source: str, **limits: Any) -> None:
+    """Assemble your own code with keystone (`cpus.assemble`), then list and run it. Lesson 06."""
+    guest = cpus.assemble(arch_name, source)
+    show_listing(guest)
+    show_run(guest, **limits)

@@ -1,0 +1,233 @@
+"""What virtualization costs, drawn from the cost model and the translator model. Lessons 03-04.
+
+Every number plotted comes from `vizlib.sim.costmodel` (published measurements, see
+`vizlib.sim.costs`) or `vizlib.sim.bt` (Adams & Agesen 2006).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from vizlib.sim import bt, costmodel
+from vizlib.sim.costmodel import CAUSES, TECHNIQUES, WORKLOADS
+
+# Paul Tol's colour-blind-safe palettes (personal.sron.nl/~pault): "light" for filled areas,
+# "bright" for lines; the same as the diagrams' layers where a cause belongs to one.
+CAUSE_COLORS = {
+    "guest work": "#DDDDDD",  # the hardware's pale grey: the guest's own work
+    "translation": "#FFAABB",  # the emulator's pink
+    "traps/exits": "#EE8866",  # the hypervisor's orange
+    "hypercalls": "#77AADD",
+    "page-table maintenance": "#44BB99",
+    "page walks": "#EEDD88",
+    "device emulation": "#BBCC33",
+}
+TECHNIQUE_COLORS = {
+    "native": "#333333",
+    "emulation": "#AA3377",
+    "binary-translation": "#EE6677",
+    "paravirtualization": "#228833",
+    "hardware-assisted": "#4477AA",
+    "hardware-assisted-ept": "#66CCEE",
+}
+TECHNIQUE_LABELS = {
+    "native": "native",
+    "emulation": "emulation",
+    "binary-translation": "binary translation",
+    "paravirtualization": "paravirtualization",
+    "hardware-assisted": "hardware assist (shadow paging)",
+    "hardware-assisted-ept": "hardware assist + EPT",
+}
+
+
+def _check(parameter: str, values, allowed) -> list:
+    values = list(values)
+    wrong = [v for v in values if v not in allowed]
+    if wrong or not values:
+        raise ValueError(f"{parameter} must be among {', '.join(allowed)}; got {wrong or values}")
+    return values
+
+
+def _tidy(ax) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def slowdown_breakdown(
+    cpu: str = "p4",
+    workloads: Sequence[str] = tuple(WORKLOADS),
+    techniques: Sequence[str] = ("binary-translation",),
+) -> Figure:
+    """Run times in native run times, split by cause: one bar per workload and technique.
+
+    Lessons 03-04: horizontal stacked bars; the grey part (1.0) is the guest's own work.
+    """
+    names = _check("workloads", workloads, tuple(WORKLOADS))
+    chosen = _check("techniques", techniques, TECHNIQUES)
+    pairs = [(w, t) for w in names for t in chosen]
+    predictions = [costmodel.predict(WORKLOADS[w], t, cpu) for w, t in pairs]
+    labels = [
+        " / ".join(part for part, varies in ((w, len(names) > 1), (t, len(chosen) > 1)) if varies)
+        or w
+        for w, t in pairs
+    ]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(pairs) + 1.6))
+    left = [0.0] * len(pairs)
+    for cause in CAUSES:
+        widths = [p.breakdown[cause] / p.native_cycles for p in predictions]
+        if any(widths):
+            ax.barh(labels, widths, left=left, color=CAUSE_COLORS[cause], label=cause, height=0.6)
+            left = [a + b for a, b in zip(left, widths, strict=True)]
+    for y, p in enumerate(predictions):
+        ax.text(p.slowdown, y, f"  {p.slowdown:.2f}x", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(left) * 1.15)
+    ax.set_xlabel("run time / native run time (model)")
+    what = TECHNIQUE_LABELS[chosen[0]] if len(chosen) == 1 else ", ".join(names)
+    ax.set_title(f"{what} on the {cpu} CPU: where the time goes", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    _tidy(ax)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def technique_slowdowns(
+    workloads: Sequence[str], cpu: str = "p4", techniques: Sequence[str] = TECHNIQUES[1:]
+) -> Figure:
+    """Slowdown of each workload under each technique, on a log scale. Lessons 03-04.
+
+    Native is the line at 1; a bar's label is its slowdown.
+    """
+    names = _check("workloads", workloads, tuple(WORKLOADS))
+    chosen = _check("techniques", techniques, TECHNIQUES)
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / len(chosen)
+    for i, technique in enumerate(chosen):
+        values = [costmodel.predict(WORKLOADS[w], technique, cpu).slowdown for w in names]
+        xs = [x + (i - (len(chosen) - 1) / 2) * width for x in range(len(names))]
+        bars = ax.bar(
+            xs,
+            [v - 1 for v in values],
+            width,
+            bottom=1,
+            color=TECHNIQUE_COLORS[technique],
+            label=TECHNIQUE_LABELS[technique],
+        )
+        ax.bar_label(bars, labels=[f"{v:.3g}" for v in values], fontsize=6, padding=1)
+    ax.axhline(1, color=TECHNIQUE_COLORS["native"], linewidth=1)
+    ax.set_yscale("log")
+    ax.set_ylim(0.9, 80)
+    ticks = (1, 2, 5, 10, 20, 50)
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_ylabel("run time / native (log scale)")
+    ax.set_title(f"Slowdown by technique on the {cpu} CPU (model); native = 1", fontsize=10)
+    ax.legend(fontsize=7, frameon=False, ncol=3, loc="upper right")
+    _tidy(ax)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+@cache
+def first_batch_beating(technique: str, cpu: str = "p4") -> int | None:
+    """The smallest paravirtual batch size whose cost per page-table update is below
+    `technique`'s, None if no batch up to 2048 is. Lesson 04."""
+    other = costmodel.cost_per_pte_update(technique, cpu)
+    for batch in range(1, costmodel.MAX_PV_BATCH + 1):
+        if costmodel.cost_per_pte_update("paravirtualization", cpu, batch) < other:
+            return batch
+    return None
+
+
+def pte_update_costs(cpu: str = "p4", batch: int | None = None) -> Figure:
+    """Cycles per guest page-table update against the paravirtual batch size. Lesson 04.
+
+    Only paravirtualization batches, so the other techniques are flat lines; a dotted line marks
+    where paravirtualization first beats each of them, a dot the chosen `batch`.
+    """
+    # every size to 16, then 16 points per doubling up to 2048 (derived: a smooth curve)
+    sizes = sorted({*range(1, 17), *(round(2 ** (k / 16)) for k in range(64, 177))})
+    pv = [costmodel.cost_per_pte_update("paravirtualization", cpu, b) for b in sizes]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(sizes, pv, color=TECHNIQUE_COLORS["paravirtualization"], label="paravirtualization")
+    for technique in ("binary-translation", "hardware-assisted", "hardware-assisted-ept"):
+        cost = costmodel.cost_per_pte_update(technique, cpu)
+        label = f"{TECHNIQUE_LABELS[technique]}: {cost:,.0f}"
+        if technique == "hardware-assisted-ept":
+            label += " (a plain store, as native)"
+        ax.axhline(cost, color=TECHNIQUE_COLORS[technique], linestyle="--", label=label)
+        beats = first_batch_beating(technique, cpu)
+        if beats is not None and beats > 1:
+            ax.axvline(beats, color=TECHNIQUE_COLORS[technique], linestyle=":", linewidth=1)
+            ax.annotate(
+                f"PV cheaper from batch {beats}",
+                (beats, cost),
+                textcoords="offset points",
+                xytext=(6, 6),
+                fontsize=8,
+            )
+    if batch is not None:
+        cost = costmodel.cost_per_pte_update("paravirtualization", cpu, batch)
+        ax.plot([batch], [cost], "o", color=TECHNIQUE_COLORS["paravirtualization"])
+        ax.annotate(
+            f"batch {batch}: {cost:,.0f}",
+            (batch, cost),
+            xytext=(6, -14),
+            fontsize=8,
+            textcoords="offset points",
+        )
+    ax.set_xscale("log", base=2)
+    ticks = [2**k for k in range(12)]
+    ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylim(0.5, 3e6)  # room for the legend above the lines
+    ticks = [10**k for k in range(7)]
+    ax.set_yticks(ticks, [f"{t:,}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("page-table updates per hypercall (paravirtualization's batch size)")
+    ax.set_ylabel("cycles per update (log scale)")
+    ax.set_title(f"Cost of one guest page-table update on the {cpu} CPU (model)", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    _tidy(ax)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def translation_payoff(program: bt.Program, iterations: int, cache_size: int = 8) -> Figure:
+    """Total cycles of a guest routine against its loop count: translated, interpreted, native.
+
+    Lesson 03. A dotted line marks the break-even loop count when it falls inside the plot.
+    """
+    runs = bt.sweep(program, iterations, cache_size)
+    counts = [r.iterations for r in runs]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    lines = (
+        ("binary translation", [r.cycles for r in runs], TECHNIQUE_COLORS["binary-translation"]),
+        ("interpreter", [r.interpreted_cycles for r in runs], TECHNIQUE_COLORS["emulation"]),
+        ("native", [r.native_cycles for r in runs], TECHNIQUE_COLORS["native"]),
+    )
+    for label, values, color in lines:
+        ax.plot(counts, [v / 1000 for v in values], color=color, label=label, marker=".")
+    even = bt.break_even(program, cache_size)
+    if even is not None and even <= iterations:
+        ax.axvline(even, color="#333333", linestyle=":", linewidth=1)
+        ax.annotate(
+            f"break-even: {even}", (even, 0), xytext=(4, 4), textcoords="offset points", fontsize=8
+        )
+    ax.set_xlabel("loop iterations")
+    ax.set_ylabel("thousands of cycles (model)")
+    ax.set_ylim(bottom=0)
+    title = f"Translate once or interpret every time? (cache of {cache_size} TUs)"
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    _tidy(ax)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -1,0 +1,64 @@
+"""Traps and cycles of one guest program under each technique. Lesson 02."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from vizlib.diagrams.style import LAYERS
+from vizlib.sim import trap
+
+TICKS = {
+    "native": "native",
+    "trap-and-emulate": "trap-and-\nemulate",
+    "binary-translation": "binary\ntranslation",
+    "paravirtualization": "paravirtu-\nalization",
+    "hardware-assisted": "hardware\nassist",
+}
+EQUIVALENT = LAYERS["host_kernel"]  # a run the guest cannot tell from native
+BROKEN = "#FFFFFF"  # hatched: the guest's view differs from native
+BROKEN_EDGE = "#994455"  # the course's colour for a trap edge (diagrams.style.EDGES)
+
+
+def technique_costs(program: str, title: str | None = None) -> Figure:
+    """Bars of VMM entries and of cycles per technique for one guest program. Lesson 02.
+
+    Runs that break equivalence are hatched. Cycles come from `vizlib.sim.trap`'s constants
+    (Adams & Agesen 2006, Pentium 4, with the illustrative ones its comments name).
+    """
+    results = [trap.run(program, technique) for technique in trap.TECHNIQUES]
+    fig, (traps_ax, cycles_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    panels = (
+        (traps_ax, [r.traps for r in results], "VMM entries", "{:d}"),
+        (cycles_ax, [r.cycles for r in results], "cycles (model)", "{:,d}"),
+    )
+    for ax, values, label, form in panels:
+        bars = ax.bar(
+            [TICKS[r.technique] for r in results],
+            values,
+            color=[EQUIVALENT if r.correct else BROKEN for r in results],
+            edgecolor=["#333333" if r.correct else BROKEN_EDGE for r in results],
+        )
+        for bar, result in zip(bars, results, strict=True):
+            if not result.correct:
+                bar.set_hatch("//")
+        ax.bar_label(bars, labels=[form.format(v) for v in values], fontsize=8, padding=2)
+        ax.set_ylabel(label)
+        ax.set_ylim(0, max(max(values), 1) * 1.18)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+    traps_ax.set_title(
+        "Times the VMM steps in\n(traps, callouts, hypercalls, VM exits)", fontsize=9
+    )
+    cycles_ax.set_title("Cycles for the whole program", fontsize=9)
+    handles = [
+        Patch(facecolor=EQUIVALENT, edgecolor="#333333", label="guest sees what it sees natively"),
+        Patch(facecolor=BROKEN, edgecolor=BROKEN_EDGE, hatch="//", label="guest's view breaks"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    plt.close(fig)
+    return fig

@@ -1,0 +1,294 @@
+"""Nested virtualization: what one guest exit costs when the hypervisor itself runs in a VM.
+
+Lesson 10. L0 is the hypervisor on the hardware, L1 a virtual machine of L0 that runs a hypervisor
+of its own, L2 a virtual machine of L1. With VT-x only L0 runs in root mode, so every exit of L2
+reaches L0 first; L0 reflects it into L1, and L1's handler, whose VMX instructions trap in
+non-root mode, comes back to L0 again before L2 resumes: exits multiply. PVM (SOSP 2023) runs L2
+without VT-x, guest kernel and user in ring 3 of L1's VM, so an L2 exit is a switch inside L1's
+VM that L0 never sees. Costs are the PVM paper's measurements; `trace` lays out the steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+from types import MappingProxyType
+
+SETUPS = ("kvm", "nested-kvm", "pvm")
+SETUP_LABELS = MappingProxyType(
+    {
+        "kvm": "KVM on bare metal",
+        "nested-kvm": "nested KVM (L2 guest)",
+        "pvm": "PVM, nested (L2 guest)",
+    }
+)
+OPERATIONS = ("hypercall", "exception", "MSR access", "CPUID", "PIO")
+EVENTS = (*OPERATIONS, "hidden page fault")
+
+TABLE1 = "PVM paper (SOSP 2023), Table 1, Xeon Platinum 8269CY"
+# PVM paper (SOSP 2023), Table 1, microseconds per round trip, in the order of SETUPS:
+# KVM bare metal / KVM nested (L2) / PVM nested.
+PUBLISHED_US = MappingProxyType(
+    {
+        "hypercall": (0.46, 7.43, 0.48),
+        "exception": (1.66, 9.20, 2.21),
+        "MSR access": (0.87, 8.18, 2.88),
+        "CPUID": (0.54, 7.10, 0.51),
+        "PIO": (3.79, 29.34, 12.94),
+    }
+)
+WORLD_SWITCH_US = 0.105  # PVM paper: a single-level world switch
+NESTED_SWITCH_US = 1.3  # PVM paper: a nested world switch, L2 -> L1
+# Adams & Agesen (ASPLOS 2006): a typical exit needs ~10 VMCS reads (VMware's VMM; assumed of
+# L1's KVM too).
+VMCS_ACCESSES = 10
+MAX_VMCS_ACCESSES = 1000  # a bound for the parameter, far above any real handler
+PAGE_FAULT_SPT_US = 0.93  # PVM paper, bare metal: a page fault under kvm-spt (shadow paging)
+HIDDEN_FAULT_SOURCE = (
+    "derived: PVM paper page fault under kvm-spt (0.93 us) plus the setup's extra cost of an "
+    "exception over bare metal (Table 1); assumption: a hidden fault pays what an exception pays"
+)
+
+# What the guest does, and what the hypervisor that handles it does, per event.
+_WHAT = {
+    "hypercall": ("makes a hypercall", "handles the hypercall"),
+    "exception": (
+        "takes an exception the hypervisor intercepts",
+        "handles the exception and delivers it to the guest kernel",
+    ),
+    "MSR access": ("reads a model-specific register (RDMSR)", "emulates the register read"),
+    "CPUID": ("executes CPUID", "emulates CPUID: fills in the guest's registers"),
+    "PIO": (
+        "writes an emulated device's I/O port (OUT)",
+        "passes the access to its device model in user space (QEMU) and back",
+    ),
+    "hidden page fault": (
+        "touches a page its own page table maps but the shadow table does not yet",
+        "walks the guest's page table and fills in the shadow entry",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of an event's round trip: who runs, what it does, its VM exits to L0. Lesson 10."""
+
+    level: str
+    action: str
+    l0_exits: int = 0
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One guest event under one setup: the steps, and what the round trip costs. Lesson 10."""
+
+    event: str
+    setup: str
+    steps: tuple[Step, ...]
+    cost_us: float
+    source: str
+
+    @property
+    def l0_exits(self) -> int:
+        """Hardware VM exits to L0 during the round trip (those every round trip needs; a real
+        L1 handler may cause more)."""
+        return sum(step.l0_exits for step in self.steps)
+
+    def rows(self) -> tuple[tuple[int, str, str, int], ...]:
+        """(step number, level, action, exits to L0) for a table."""
+        return tuple((i, s.level, s.action, s.l0_exits) for i, s in enumerate(self.steps, 1))
+
+
+@dataclass(frozen=True)
+class PagingScheme:
+    """How the memory of an L2 guest is virtualized when the hardware walks two dimensions only.
+
+    Lesson 10.
+    """
+
+    name: str
+    l1_builds: str
+    l0_builds: str
+    processor_walks: str
+    l2_page_table_write: str
+    used_by: str
+
+
+# Hardware walks at most two dimensions (guest tables x EPT, lesson 05); the third is flattened
+# in software. Ben-Yehuda et al. (OSDI 2010) describe both ways for KVM; PVM (SOSP 2023) uses
+# shadow paging in L1 on L0's EPT.
+PAGING_SCHEMES = (
+    PagingScheme(
+        "EPT on EPT",
+        "an EPT for L2 (EPT12), as if it had the hardware",
+        "a shadow EPT (EPT02): EPT12 composed with its own EPT01",
+        "L2's page tables x EPT02",
+        "a plain store, no exit; L1's writes to EPT12 trap to L0",
+        "nested KVM when L0 offers L1 EPT",
+    ),
+    PagingScheme(
+        "shadow on EPT",
+        "shadow page tables for L2 (L2-virtual -> L1-physical)",
+        "nothing new: its EPT for L1 (EPT01)",
+        "L1's shadow tables x EPT01",
+        "traps to L1 (under nested KVM by way of L0), like every hidden page fault",
+        "PVM; nested KVM when L1 gets no EPT",
+    ),
+)
+
+
+def _choice(parameter: str, value, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{parameter} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def cost_us(event: str, setup: str) -> float:
+    """Microseconds one round trip of `event` takes under `setup`. Lesson 10.
+
+    The PVM paper's Table 1 for OPERATIONS; for a hidden page fault (shadow paging only: kvm-spt
+    on bare metal, shadow on EPT nested) the bare-metal kvm-spt page fault plus the setup's extra
+    cost of an exception (HIDDEN_FAULT_SOURCE).
+    """
+    _choice("event", event, EVENTS)
+    index = SETUPS.index(_choice("setup", setup, SETUPS))
+    if event == "hidden page fault":
+        exception = PUBLISHED_US["exception"]
+        return PAGE_FAULT_SPT_US + (exception[index] - exception[0])
+    return PUBLISHED_US[event][index]
+
+
+def published(event: str, setup: str) -> bool:
+    """True when `cost_us(event, setup)` is a published measurement, not derived. Lesson 10."""
+    _choice("event", event, EVENTS)
+    _choice("setup", setup, SETUPS)
+    return event in OPERATIONS or setup == "kvm"
+
+
+def source(event: str, setup: str) -> str:
+    """Where `cost_us(event, setup)` comes from. Lesson 10."""
+    if published(event, setup):
+        return TABLE1 if event in OPERATIONS else "PVM paper (SOSP 2023): page fault, kvm-spt"
+    return HIDDEN_FAULT_SOURCE
+
+
+def slowdown(event: str, setup: str) -> float:
+    """How many times longer `event` takes under `setup` than on bare-metal KVM. Lesson 10."""
+    return cost_us(event, setup) / cost_us(event, "kvm")
+
+
+def _accesses(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        value = None
+    if value is None or not 0 <= value <= MAX_VMCS_ACCESSES:
+        raise ValueError(
+            f"vmcs_accesses must be an integer from 0 to {MAX_VMCS_ACCESSES}; got {value!r}"
+        )
+    return value
+
+
+def trace(
+    event: str,
+    setup: str,
+    *,
+    vmcs_shadowing: bool = False,
+    vmcs_accesses: int = VMCS_ACCESSES,
+) -> Trace:
+    """The round trip of one guest event under `setup`, step by step. Lesson 10.
+
+    Under nested KVM, L1's handler reads and writes L2's VMCS `vmcs_accesses` times; without
+    VMCS shadowing (`vmcs_shadowing=False`) each VMREAD or VMWRITE is a VM exit to L0, with it
+    none is. The other setups ignore both parameters.
+    """
+    cost = cost_us(event, setup)
+    accesses = _accesses(vmcs_accesses)
+    if not isinstance(vmcs_shadowing, bool):
+        raise ValueError(f"vmcs_shadowing must be True or False; got {vmcs_shadowing!r}")
+    does, handles = _WHAT[event]
+    if setup == "kvm":
+        steps = (
+            Step("L1", f"the guest {does}: a VM exit to L0", 1),
+            Step("L0", f"KVM {handles}"),
+            Step("L0", "KVM enters the guest again (VMRESUME)"),
+        )
+    elif setup == "nested-kvm":
+        reads = (
+            "served by the shadow VMCS (for the fields L0 shadows), no exit"
+            if vmcs_shadowing
+            else "each one a VM exit to L0 and back"
+        )
+        steps = (
+            Step("L2", f"the guest {does}: a VM exit to L0, the only level in root mode", 1),
+            Step(
+                "L0",
+                "L0 finds that L1 asked for this exit: copies it into L1's VMCS for L2 "
+                "(VMCS12) and enters L1",
+            ),
+            Step(
+                "L1",
+                f"L1's KVM reads the exit and updates L2's state: {accesses} VMREAD / "
+                f"VMWRITE instructions, {reads}",
+                0 if vmcs_shadowing else accesses,
+            ),
+            Step("L1", f"L1's KVM {handles}"),
+            Step(
+                "L1",
+                "L1 resumes L2 with VMRESUME: a VM exit to L0, since VMX instructions "
+                "trap in non-root mode",
+                1,
+            ),
+            Step("L0", "L0 merges VMCS12 into the VMCS that really runs L2 (VMCS02) and enters L2"),
+        )
+    else:
+        steps = (
+            Step(
+                "L2",
+                f"the guest {does}: it runs in ring 3 of L1's VM, so this traps into PVM "
+                "in L1's kernel, a switch inside L1's VM, no VM exit",
+            ),
+            Step("L1", f"PVM {handles}"),
+            Step("L1", "PVM switches back to L2 in ring 3, no VM exit"),
+        )
+    return Trace(event, setup, steps, cost, source(event, setup))
+
+
+def l0_exits(setup: str, *, vmcs_shadowing: bool = False, vmcs_accesses: int = VMCS_ACCESSES):
+    """VM exits to L0 for one guest exit handled by the guest's own hypervisor. Lesson 10.
+
+    The same for every event: 1 on bare metal, 2 + `vmcs_accesses` under nested KVM without VMCS
+    shadowing (2 with it), 0 under PVM.
+    """
+    chosen = trace("CPUID", setup, vmcs_shadowing=vmcs_shadowing, vmcs_accesses=vmcs_accesses)
+    return chosen.l0_exits
+
+
+def cpu_share(event: str, setup: str, per_second: float) -> float:
+    """Seconds of a CPU per second spent in `per_second` round trips of `event`. Lesson 10.
+
+    Above 1.0 the guest cannot make that many: the exits alone would need more than one CPU.
+    """
+    value = per_second
+    if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < math.inf:
+        raise ValueError(f"per_second must be a finite number >= 0; got {per_second!r}")
+    return value * cost_us(event, setup) * 1e-6
+
+
+def setup_for_host(
+    *,
+    kvm_usable: bool,
+    hardware_assist: bool | None,
+    in_vm: bool | None,
+    nested_pvm: bool | None,
+) -> str | None:
+    """Which of SETUPS a guest started on this host runs under; None: no KVM, or cannot tell.
+
+    Lesson 10 passes the fields of `vizlib.system.probe()`'s report.
+    """
+    if not kvm_usable:
+        return None
+    if nested_pvm:
+        return "pvm"
+    if hardware_assist and in_vm is not None:
+        return "nested-kvm" if in_vm else "kvm"
+    return None

@@ -1,0 +1,195 @@
+"""QEMU's translation cache as a model: find blocks by PC, chain them, flush when full. Lesson 06.
+
+Bellard (USENIX 2005 FREENIX) describes it: QEMU translates guest code one translated block (TB)
+at a time into a cache of fixed size (16 MB then); before running the block that starts at a
+guest PC it looks it up in a hash table keyed by the PC (and CPU state); once a block has run, its
+direct jump to the next block is patched to go there straight, without a lookup (block
+chaining); and when the cache is full, all of it is flushed at once. `simulate` replays the
+block trace of a program through such a cache and counts hits, misses, chained jumps and
+flushes; `synthetic_program` makes a seeded program of loops to replay. The model counts blocks,
+not bytes: its caches are a few dozen blocks, real ones millions of bytes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from vizlib.sim import costs
+
+# Cycles. A guest instruction translated: Adams & Agesen (ASPLOS 2006) measured ~2300 cycles per
+# x86 instruction for VMware's binary translator. assumption: QEMU's costs the same order.
+TRANSLATE = 2300
+# A guest instruction run from the cache. derived: Bellard (2005) found user-mode QEMU ~4x slower
+# than native on integer code; 4 x costs.P4_CPI (assumption there: 2.5 cycles per native
+# instruction) = 10.
+EXECUTE = 4 * costs.P4_CPI
+# A lookup by PC. derived: Adams & Agesen's call/ret pair costs 51 cycles translated and 11
+# natively; the 40 between is the return's lookup in the translation cache. assumption: a QEMU
+# block lookup (back to the main loop, hash the PC, find the block) costs the same.
+LOOKUP = 51 - 11
+# A chained exit costs nothing extra (derived): it is a direct jump, one of the block's own
+# instructions, already counted in EXECUTE.
+
+BASE_PC = 0x1_0000  # where the synthetic program's code starts (any address does)
+INSTRUCTION_BYTES = 4  # a fixed-length guest ISA, like PowerPC or ARM
+MAX_LOOPS = 12
+MAX_PASSES = 10  # times the synthetic program may run all its loops
+MAX_CAPACITY = 128  # blocks; more than any synthetic program has
+
+
+@dataclass(frozen=True)
+class Block:
+    """One translation block of the synthetic program. Lesson 06.
+
+    `indirect` blocks end with an indirect jump (a return), whose target is only known at run
+    time: QEMU cannot chain them, so leaving one always costs a lookup.
+    """
+
+    pc: int
+    instructions: int
+    indirect: bool = False
+
+
+@dataclass(frozen=True)
+class Program:
+    """A synthetic program: its blocks and the order it runs them in (by PC). Lesson 06."""
+
+    blocks: tuple[Block, ...]
+    trace: tuple[int, ...]
+    loops: int
+    passes: int
+    seed: int
+    largest_loop: int  # blocks one loop runs, the helper's included: the cache must hold them
+
+
+@dataclass(frozen=True)
+class CacheRun:
+    """What one replay of a program through a translation cache did. Lesson 06.
+
+    One replay answers for both settings of block chaining: chaining changes how many block
+    entries need a lookup, not what the cache holds. `chained` counts the entries that follow a
+    chained jump when chaining is on.
+    """
+
+    capacity: int
+    entries: int  # block executions
+    instructions: int  # guest instructions executed
+    misses: int  # entries whose block had to be translated first
+    flushes: int
+    translated: int  # guest instructions translated (again after each flush)
+    chained: int  # entries through a patched direct jump: no lookup at all
+
+    @property
+    def hits(self) -> int:
+        """Entries whose block was translated already."""
+        return self.entries - self.misses
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of block executions that found their block translated already."""
+        return self.hits / self.entries
+
+    def lookups(self, chaining: bool = True) -> int:
+        """Entries that look their block up by PC: all of them without chaining."""
+        return self.entries - self.chained if chaining else self.entries
+
+    def cycles(self, chaining: bool = True) -> float:
+        """Cycles of the whole run: translation, execution and lookups (model)."""
+        return float(
+            self.translated * TRANSLATE
+            + self.instructions * EXECUTE
+            + self.lookups(chaining) * LOOKUP
+        )
+
+    def cycles_per_instruction(self, chaining: bool = True) -> float:
+        """Cycles per guest instruction executed, translation and lookups included."""
+        return self.cycles(chaining) / self.instructions
+
+
+def _check_int(name: str, value: int, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}; got {value!r}")
+    return value
+
+
+def synthetic_program(loops: int = 6, passes: int = 5, seed: int = 0) -> Program:
+    """A seeded program of `loops` loops run one after the other, `passes` times. Lesson 06.
+
+    Each loop has 2-6 blocks of 2-12 instructions and runs 10-100 times; a block may call a shared
+    two-block helper function, whose return is an indirect jump.
+    """
+    _check_int("loops", loops, 1, MAX_LOOPS)
+    _check_int("passes", passes, 1, MAX_PASSES)
+    rng = random.Random(seed)
+    pc = BASE_PC
+    blocks: list[Block] = []
+
+    def new_block(indirect: bool = False) -> Block:
+        nonlocal pc
+        block = Block(pc, rng.randint(2, 12), indirect)
+        blocks.append(block)
+        pc += block.instructions * INSTRUCTION_BYTES
+        return block
+
+    helper = (new_block(), new_block(indirect=True))
+    bodies = []
+    for _ in range(loops):
+        body = [(new_block(), rng.random() < 0.25) for _ in range(rng.randint(2, 6))]
+        bodies.append((body, rng.randint(10, 100)))
+    one_pass: list[int] = []
+    for body, iterations in bodies:
+        for _ in range(iterations):
+            for block, calls_helper in body:
+                one_pass.append(block.pc)
+                if calls_helper:
+                    one_pass.extend(h.pc for h in helper)
+    largest = max(len(body) + len(helper) * any(c for _, c in body) for body, _ in bodies)
+    return Program(tuple(blocks), tuple(one_pass * passes), loops, passes, seed, largest)
+
+
+def simulate(program: Program, capacity: int) -> CacheRun:
+    """Replay `program` through a translation cache of `capacity` blocks. Lesson 06.
+
+    Each block execution either follows a chained jump from the previous block (no lookup), or
+    looks its PC up: a hit runs the cached block, a miss translates it first, flushing the whole
+    cache if it is full. After a lookup, the previous block's exit is chained to this block if
+    that exit is a direct jump and the previous block survived (no flush in between).
+    """
+    _check_int("capacity", capacity, 1, MAX_CAPACITY)
+    by_pc = {block.pc: block for block in program.blocks}
+    cache: dict[int, Block] = {}  # the hash table, keyed by PC
+    links: set[tuple[int, int]] = set()  # chained jumps (from PC, to PC)
+    misses = chained = flushes = translated = instructions = 0
+    previous: Block | None = None
+    for pc in program.trace:
+        block = by_pc[pc]
+        instructions += block.instructions
+        if previous is not None and (previous.pc, pc) in links:
+            chained += 1
+        else:
+            if pc not in cache:
+                misses += 1
+                if len(cache) == capacity:
+                    cache.clear()
+                    links.clear()
+                    flushes += 1
+                cache[pc] = block
+                translated += block.instructions
+            if previous is not None and not previous.indirect and previous.pc in cache:
+                links.add((previous.pc, pc))
+        previous = block
+    return CacheRun(
+        capacity, len(program.trace), instructions, misses, flushes, translated, chained
+    )
+
+
+def chaining_speedup(program: Program, capacity: int) -> float:
+    """How many times faster the program runs with block chaining than without. Lesson 06."""
+    run = simulate(program, capacity)
+    return run.cycles(chaining=False) / run.cycles(chaining=True)
+
+
+def sweep(program: Program, capacities: range | tuple[int, ...]) -> tuple[CacheRun, ...]:
+    """`simulate` at each capacity. Lesson 06."""
+    return tuple(simulate(program, capacity) for capacity in capacities)

@@ -1,0 +1,379 @@
+"""VM entry and VM exit under Intel VT-x: modes, the VMCS, exit reasons and their cost. Lesson 05.
+
+Hardware assist gives the processor two modes: VMX root operation, where the hypervisor runs, and
+non-root operation (KVM's guest mode), where the guest runs with its usual privileges. A VM exit
+saves the guest's state into the VMCS (virtual machine control structure), records why it left
+(the exit reason), and loads the hypervisor's state from the VMCS; a VM entry does the reverse.
+AMD-V works the same way with a VMCB. `simulate` draws a guest's run with its exits from an exit
+mix, seeded, and prices each exit on three processor generations.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from numbers import Integral, Real
+
+from vizlib.sim import costs
+
+MODES = ("root", "non-root")
+
+
+@dataclass(frozen=True)
+class Registers:
+    """The bits of processor state the model follows. Lesson 05."""
+
+    rip: int
+    rsp: int
+    cr3: int
+
+
+@dataclass(frozen=True)
+class Vmcs:
+    """A VMCS: guest-state area, host-state area, and the exit-information fields. Lesson 05.
+
+    `launched` is set by the first VM entry (VMLAUNCH; later entries are VMRESUME).
+    """
+
+    guest: Registers
+    host: Registers
+    exit_reason: str | None = None
+    exit_qualification: int = 0
+    exit_instruction_length: int = 0
+    launched: bool = False
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """A logical processor: its VMX mode and the registers it is running with. Lesson 05."""
+
+    mode: str
+    registers: Registers
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
+
+
+def vm_entry(cpu: Cpu, vmcs: Vmcs) -> tuple[Cpu, Vmcs]:
+    """VMLAUNCH or VMRESUME: load the guest state, switch to non-root mode. Lesson 05."""
+    if cpu.mode != "root":
+        raise ValueError(f"cpu.mode must be 'root' for a VM entry; got {cpu.mode!r}")
+    return Cpu("non-root", vmcs.guest), replace(vmcs, launched=True)
+
+
+def vm_exit(
+    cpu: Cpu, vmcs: Vmcs, reason: str, qualification: int = 0, instruction_length: int = 0
+) -> tuple[Cpu, Vmcs]:
+    """Save the guest state, record the exit, load the host state, switch to root. Lesson 05.
+
+    `instruction_length` is the length of the instruction that caused the exit (0 for events
+    such as an interrupt), so the hypervisor can step the guest past it.
+    """
+    if cpu.mode != "non-root":
+        raise ValueError(f"cpu.mode must be 'non-root' for a VM exit; got {cpu.mode!r}")
+    _reason("reason", reason)
+    saved = replace(
+        vmcs,
+        guest=cpu.registers,
+        exit_reason=reason,
+        exit_qualification=qualification,
+        exit_instruction_length=instruction_length,
+    )
+    return Cpu("root", vmcs.host), saved
+
+
+def skip_instruction(vmcs: Vmcs) -> Vmcs:
+    """The hypervisor has emulated the exiting instruction: move the guest's RIP past it.
+
+    Lesson 05.
+    """
+    guest = replace(vmcs.guest, rip=vmcs.guest.rip + vmcs.exit_instruction_length)
+    return replace(vmcs, guest=guest)
+
+
+@dataclass(frozen=True)
+class WorldSwitch:
+    """One VM exit plus one VM entry on a processor generation, hardware only. Lesson 05."""
+
+    cpu: str
+    description: str
+    seconds: float
+    exit_cycles: float | None
+    entry_cycles: float | None
+    source: str
+
+
+WORLD_SWITCHES = {
+    "p4": WorldSwitch(
+        "p4",
+        "Pentium 4 672, 3.8 GHz (2006)",
+        (1931 + 2409) / costs.P4_CLOCK,  # derived
+        1931,
+        2409,
+        "Adams & Agesen (ASPLOS 2006): page-fault VM exit 1931, VM entry 2409 cycles",
+    ),
+    "core2": WorldSwitch(
+        "core2",
+        "Core 2 Duo, 2.4 GHz (2006)",
+        (1186 + 937) / costs.CORE2_CLOCK,  # derived; the 2.4 GHz clock is the cost model's
+        1186,
+        937,
+        "Adams & Agesen (ASPLOS 2006): page-fault VM exit 1186, VM entry 937 cycles",
+    ),
+    "modern": WorldSwitch(
+        "modern",
+        "Xeon Platinum 8269CY, 2.5 GHz (2019)",
+        0.105e-6,
+        None,
+        None,
+        "PVM paper (SOSP 2023): a single-level world switch takes 0.105 us",
+    ),
+}
+CPUS = tuple(WORLD_SWITCHES)
+
+# Handling times (hypervisor software, world switch excluded), measured on the modern machine.
+# derived: the PVM paper's round trips on bare-metal KVM (SOSP 2023, Table 1) minus its 0.105 us
+# world switch. The same handler times are used for every generation (assumption), so the
+# generations differ only in the hardware's world switch.
+_SWITCH_US = 0.105
+_SIMPLE_US = 0.54 - _SWITCH_US  # CPUID: the simplest exit, 0.54 us
+
+
+@dataclass(frozen=True)
+class ExitReason:
+    """A VT-x basic exit reason: its number, its cause, how long its handler runs. Lesson 05."""
+
+    name: str
+    number: int | None
+    cause: str
+    handler_us: float
+    source: str
+
+
+_TABLE1 = "derived: PVM paper Table 1 round trip minus the world switch"
+_AS_CPUID = "assumption: as cheap to handle as CPUID, the simplest exit"
+# Numbers: Intel SDM vol. 3C, appendix C ("VMX basic exit reasons"); names as Linux's perf prints.
+EXIT_REASONS = {
+    r.name: r
+    for r in (
+        ExitReason(
+            "EXCEPTION_NMI", 0, "an exception the hypervisor intercepts", 1.66 - _SWITCH_US, _TABLE1
+        ),
+        ExitReason(
+            "EXTERNAL_INTERRUPT",
+            1,
+            "a host device interrupts while the guest runs",
+            _SIMPLE_US,
+            _AS_CPUID,
+        ),
+        ExitReason("CPUID", 10, "the guest executes CPUID", _SIMPLE_US, _TABLE1),
+        ExitReason(
+            "HLT",
+            12,
+            "the guest halts, waiting for an interrupt (the time it sleeps is not counted)",
+            _SIMPLE_US,
+            _AS_CPUID,
+        ),
+        ExitReason("VMCALL", 18, "the guest makes a hypercall", 0.46 - _SWITCH_US, _TABLE1),
+        ExitReason(
+            "CR_ACCESS",
+            28,
+            "the guest touches an intercepted control register (loads CR3, under shadow paging)",
+            _SIMPLE_US,
+            _AS_CPUID,
+        ),
+        ExitReason(
+            "IO_INSTRUCTION",
+            30,
+            "the guest executes IN or OUT on an emulated device (handled in user space)",
+            3.79 - _SWITCH_US,
+            _TABLE1,
+        ),
+        ExitReason("MSR_READ", 31, "the guest executes RDMSR", 0.87 - _SWITCH_US, _TABLE1),
+        ExitReason("MSR_WRITE", 32, "the guest executes WRMSR", 0.87 - _SWITCH_US, _TABLE1),
+        ExitReason(
+            "EPT_VIOLATION",
+            48,
+            "the guest touches a guest-physical page the EPT does not map",
+            # assumption: filling in a missing second-level entry costs what shadow paging adds
+            # to a page fault: PVM paper, 0.93 us (kvm-spt) - 0.15 us (kvm-ept).
+            0.93 - 0.15 - _SWITCH_US,
+            "assumption: PVM paper page fault, kvm-spt minus kvm-ept, minus the world switch",
+        ),
+        ExitReason("OTHERS", None, "every other reason together", _SIMPLE_US, _AS_CPUID),
+    )
+}
+
+_PERF = "perf kvm stat on a Linux guest (kvm@vger, 2019-10-15)"
+# Each mix: reason -> share of exits, and its source.
+EXIT_MIXES = {
+    "linux guest": (
+        {
+            "HLT": 0.75,
+            "VMCALL": 0.105,
+            "MSR_WRITE": 0.061,
+            "EPT_VIOLATION": 0.047,
+            "OTHERS": 1 - 0.75 - 0.105 - 0.061 - 0.047,  # derived: each other reason < 1.3 %
+        },
+        _PERF,
+    ),
+    "emulated network card": (
+        {"IO_INSTRUCTION": 0.6, "EXTERNAL_INTERRUPT": 0.2, "HLT": 0.1, "OTHERS": 0.1},
+        "illustrative: a guest driving an emulated device register by register",
+    ),
+    "CPUID loop": ({"CPUID": 1.0}, "a microbenchmark, as in the PVM paper's Table 1"),
+}
+MAX_EXITS = 10_000
+
+
+def _reason(parameter: str, reason) -> str:
+    if reason not in EXIT_REASONS:
+        raise ValueError(f"{parameter} must be one of {', '.join(EXIT_REASONS)}; got {reason!r}")
+    return reason
+
+
+def _cpu(cpu) -> WorldSwitch:
+    if cpu not in WORLD_SWITCHES:
+        raise ValueError(f"cpu must be one of {', '.join(CPUS)}; got {cpu!r}")
+    return WORLD_SWITCHES[cpu]
+
+
+def exit_cost_us(reason: str, cpu: str = "modern") -> float:
+    """Microseconds one exit keeps the guest out: world switch plus handler. Lesson 05."""
+    return _cpu(cpu).seconds * 1e6 + EXIT_REASONS[_reason("reason", reason)].handler_us
+
+
+def mix_shares(mix: str | Mapping[str, float]) -> dict[str, float]:
+    """A mix by name (EXIT_MIXES) or as {reason: weight}, as shares summing to 1. Lesson 05."""
+    if isinstance(mix, str):
+        if mix not in EXIT_MIXES:
+            raise ValueError(f"mix must be one of {', '.join(EXIT_MIXES)}; got {mix!r}")
+        mix = EXIT_MIXES[mix][0]
+    if not isinstance(mix, Mapping) or not mix:
+        raise ValueError(f"mix must be a name or a non-empty {{reason: weight}}; got {mix!r}")
+    for reason, weight in mix.items():
+        _reason("mix reasons", reason)
+        if isinstance(weight, bool) or not isinstance(weight, Real) or not 0 <= weight < math.inf:
+            raise ValueError(f"mix weights must be finite numbers >= 0; got {weight!r}")
+    total = sum(mix.values())
+    if total <= 0:
+        raise ValueError("mix weights must not all be zero")
+    return {reason: weight / total for reason, weight in mix.items()}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of the timeline: the guest running (non-root) or one exit (root). Lesson 05."""
+
+    start_us: float
+    duration_us: float
+    mode: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A guest's run, exit by exit, on one processor generation. Lesson 05."""
+
+    cpu: str
+    mix: dict[str, float]
+    segments: tuple[Segment, ...]
+
+    @property
+    def total_us(self) -> float:
+        """Length of the whole run."""
+        return sum(s.duration_us for s in self.segments)
+
+    @property
+    def exit_us(self) -> float:
+        """Time spent in root mode, handling exits."""
+        return sum(s.duration_us for s in self.segments if s.mode == "root")
+
+    @property
+    def fraction_in_exits(self) -> float:
+        """Share of the run spent handling exits."""
+        return self.exit_us / self.total_us
+
+    def counts(self) -> dict[str, int]:
+        """Exits per reason, in the mix's order."""
+        found = [s.reason for s in self.segments if s.mode == "root"]
+        return {reason: found.count(reason) for reason in self.mix if reason in found}
+
+    def exit_us_by_reason(self) -> dict[str, float]:
+        """Root-mode time per reason, in the mix's order."""
+        spent = dict.fromkeys(self.counts(), 0.0)
+        for s in self.segments:
+            if s.mode == "root":
+                spent[s.reason] += s.duration_us
+        return spent
+
+
+def simulate(
+    mix: str | Mapping[str, float] = "linux guest",
+    cpu: str = "modern",
+    *,
+    exits: int = 40,
+    mean_run_us: float = 10.0,
+    seed: int = 0,
+) -> Timeline:
+    """A guest that runs, exits, runs again: `exits` exits drawn from `mix`. Lesson 05.
+
+    The guest's runs between exits last `mean_run_us` microseconds on average (exponentially
+    distributed, assumption: exits arrive at random); each exit costs `exit_cost_us`. The same
+    seed gives the same reasons and run lengths on every CPU, so generations compare fairly.
+    """
+    shares = mix_shares(mix)
+    switch = _cpu(cpu)
+    if isinstance(exits, bool) or not isinstance(exits, Integral) or not 1 <= exits <= MAX_EXITS:
+        raise ValueError(f"exits must be an integer from 1 to {MAX_EXITS}; got {exits!r}")
+    run = mean_run_us
+    if isinstance(run, bool) or not isinstance(run, Real) or not 0 < run < math.inf:
+        raise ValueError(f"mean_run_us must be a positive finite number; got {mean_run_us!r}")
+    rng = random.Random(seed)
+    reasons = rng.choices(list(shares), weights=list(shares.values()), k=exits)
+    segments, now = [], 0.0
+    for reason in reasons:
+        length = rng.expovariate(1 / run)
+        segments.append(Segment(now, length, "non-root"))
+        now += length
+        cost = exit_cost_us(reason, switch.cpu)
+        segments.append(Segment(now, cost, "root", reason))
+        now += cost
+    return Timeline(switch.cpu, shares, tuple(segments))
+
+
+# What makes a guest leave non-root mode, with EPT and with shadow paging (KVM on VT-x). KVM
+# intercepts page faults, CR3 loads and INVLPG only with shadow paging; with EPT the guest owns
+# its page tables (Intel SDM vol. 3C; Linux arch/x86/kvm/vmx/vmx.c). None: no VM exit.
+GUEST_EVENTS = {
+    "executes HLT with nothing to do": ("HLT", "HLT"),
+    "executes CPUID": ("CPUID", "CPUID"),
+    "writes a model-specific register (WRMSR)": ("MSR_WRITE", "MSR_WRITE"),
+    "makes a hypercall (VMCALL)": ("VMCALL", "VMCALL"),
+    "writes an emulated device's I/O port (OUT)": ("IO_INSTRUCTION", "IO_INSTRUCTION"),
+    "a host device interrupts while the guest runs": ("EXTERNAL_INTERRUPT", "EXTERNAL_INTERRUPT"),
+    "makes a system call": (None, None),
+    "adds two registers": (None, None),
+    "switches process (loads CR3)": (None, "CR_ACCESS"),
+    "writes one of its own page-table entries": (None, "EXCEPTION_NMI"),
+    "touches a page its own page tables do not map": (None, "EXCEPTION_NMI"),
+    # Under shadow paging the shadow entry is missing too: a page fault the hypervisor takes.
+    "touches a guest-physical page the host has not backed yet": ("EPT_VIOLATION", "EXCEPTION_NMI"),
+}
+PAGING = ("ept", "shadow")
+
+
+def exit_reason(event: str, paging: str = "ept") -> str | None:
+    """The exit reason a guest event causes under `paging` ("ept" or "shadow"), or None.
+
+    Lesson 05. EXCEPTION_NMI is the exit of an intercepted exception, here a page fault.
+    """
+    if event not in GUEST_EVENTS:
+        allowed = ", ".join(map(repr, GUEST_EVENTS))
+        raise ValueError(f"event must be one of {allowed}; got {event!r}")
+    if paging not in PAGING:
+        raise ValueError(f"paging must be one of {', '.join(PAGING)}; got {paging!r}")
+    return GUEST_EVENTS[event][PAGING.index(paging)]

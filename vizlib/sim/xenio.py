@@ -1,0 +1,339 @@
+"""A split driver under load: notifications, batching and ring-full stalls, simulated. Lesson 09.
+
+`simulate(device, ring_size, batch)` runs a seeded workload through `xenring.RingState`, one tick
+at a time; a tick is the time the frontend takes to write one request. Each tick:
+
+1. the frontend, if an event reached it, consumes every waiting response and re-arms
+   `rsp_event` (RING_FINAL_CHECK_FOR_RESPONSES);
+2. the guest may issue a burst of requests;
+3. the frontend writes one waiting request into a free slot, and pushes once `batch` requests
+   are written, or the burst is all written, or the ring is full; a push notifies the backend only
+   when the new requests cross `req_event`. A request that finds the ring full waits in the
+   guest: that tick is a ring-full stall;
+4. the backend, once an event reached it, consumes every pushed request and starts its I/O, then
+   re-arms `req_event` and sleeps (RING_FINAL_CHECK_FOR_REQUESTS);
+5. finished I/O gets its responses, pushed together; the push notifies the frontend only when
+   the new responses cross `rsp_event`.
+
+An event reaches the other end `wake_ticks` after it is sent: Xen must deliver it and schedule
+the other domain's vCPU. Until then the sender's later pushes find the event index already passed
+and send nothing more. The devices' numbers are illustrative (assumptions): a disk's slow I/O keeps
+requests in the ring, a network card answers at once. The ring sizes are the real ones.
+`overhead_per_request` prices the notifications with the course's cost model.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+from numbers import Integral
+from types import MappingProxyType
+
+from vizlib.sim import costmodel
+from vizlib.sim.xenring import BLOCK_RING_SIZE, NETWORK_RING_SIZE, RingState
+
+RING_SIZES = tuple(1 << k for k in range(9))  # 1 to 256: a network ring's 256 is the largest
+MAX_BATCH = 64  # assumption: a frontend hands over at most 64 requests per push in this model
+MAX_REQUESTS = 20_000  # keeps one simulation well under a second
+# assumption, as the cost model's io-heavy workload (vizlib.sim.costmodel.WORKLOADS): an emulated
+# device needs 5 register accesses, each a VM exit to the device model, per request.
+EMULATED_ACCESSES_PER_REQUEST = 5
+
+
+def _integer(name: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}; got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Device:
+    """The workload a device sees (assumptions) and its real ring size. Lesson 09."""
+
+    name: str
+    description: str
+    ring_size: int  # slots in one shared page (vizlib.sim.xenring)
+    burst_probability: float  # chance that the guest issues a burst in a tick
+    burst_mean: float  # mean requests in a burst (geometric: 1, 2, 3, ...)
+    io_ticks: int  # ticks from starting a request's I/O to its response
+    wake_ticks: int  # ticks from sending an event to the other end running
+
+    def __post_init__(self):
+        if self.ring_size not in RING_SIZES:
+            allowed = ", ".join(map(str, RING_SIZES))
+            raise ValueError(f"ring_size must be one of {allowed}; got {self.ring_size!r}")
+        p, mean = self.burst_probability, self.burst_mean
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1:
+            raise ValueError(f"burst_probability must be a number above 0, at most 1; got {p!r}")
+        if isinstance(mean, bool) or not isinstance(mean, int | float) or not 1 <= mean <= 1000:
+            raise ValueError(f"burst_mean must be a number from 1 to 1000; got {mean!r}")
+        _integer("io_ticks", self.io_ticks, 0, 1000)
+        _integer("wake_ticks", self.wake_ticks, 0, 1000)
+
+
+DEVICES = MappingProxyType(
+    {
+        "block": Device(
+            "block",
+            "a disk: bursts of reads and writes, each answered 6 ticks after it starts",
+            ring_size=BLOCK_RING_SIZE,  # derived from blkif.h: 32 slots
+            burst_probability=0.05,  # assumption: a burst every 20 ticks on average
+            burst_mean=8.0,  # assumption: read-ahead or write-back clusters of ~8 requests
+            io_ticks=6,  # assumption: a disk answers in 6 ticks
+            wake_ticks=1,  # assumption: an event is handled a tick after it is sent
+        ),
+        "network": Device(
+            "network",
+            "a network card sending packets: long bursts, answered at once",
+            ring_size=NETWORK_RING_SIZE,  # derived from netif.h: 256 slots
+            burst_probability=0.04,  # assumption: a burst every 25 ticks on average
+            burst_mean=16.0,  # assumption: a TCP window's worth of packets
+            io_ticks=0,  # assumption: a sent packet is answered in the tick it leaves
+            wake_ticks=1,  # assumption: as for the disk
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class RingRun:
+    """What one simulated run counted. Lesson 09."""
+
+    device: str
+    ring_size: int
+    batch: int
+    requests: int
+    ticks: int
+    pushes: int  # times the frontend published requests
+    notifications_to_backend: int  # event-channel sends DomU -> Dom0
+    notifications_to_frontend: int  # event-channel sends Dom0 -> DomU
+    stall_ticks: int  # ticks in which requests waited because the ring was full
+    most_outstanding: int  # the most requests in the ring at once
+    mean_latency: float  # mean ticks from the guest issuing a request to its response taken
+
+    @property
+    def notifications(self) -> int:
+        """Event-channel sends in both directions."""
+        return self.notifications_to_backend + self.notifications_to_frontend
+
+    @property
+    def requests_per_notification(self) -> float:
+        """Requests the backend received per notification it got."""
+        return self.requests / self.notifications_to_backend
+
+    @property
+    def notifications_per_request(self) -> float:
+        """Notifications, both directions, per request; 2.0 if every request and every response
+        sent one."""
+        return self.notifications / self.requests
+
+    @property
+    def notifications_saved(self) -> int:
+        """Notifications avoided against one per request and one per response."""
+        return 2 * self.requests - self.notifications
+
+    def row(self) -> tuple:
+        """The run as a table row under RUN_COLUMNS."""
+        return (
+            self.ring_size,
+            self.batch,
+            self.pushes,
+            self.notifications_to_backend,
+            self.notifications_to_frontend,
+            f"{self.notifications_per_request:.2f}",
+            self.stall_ticks,
+            f"{self.mean_latency:.1f}",
+        )
+
+
+RUN_COLUMNS = (
+    "Ring",
+    "Batch",
+    "Pushes",
+    "Notifications to Dom0",
+    "Notifications to DomU",
+    "Notifications per request",
+    "Ring-full stall ticks",
+    "Mean latency (ticks)",
+)
+
+
+def _device(device: str | Device) -> Device:
+    if isinstance(device, Device):
+        return device
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)} or a Device; got {device!r}")
+    return DEVICES[device]
+
+
+def _burst(rng: random.Random, mean: float) -> int:
+    """A geometric number of requests >= 1 with the given mean."""
+    n = 1
+    while rng.random() > 1 / mean:
+        n += 1
+    return n
+
+
+def simulate(
+    device: str | Device,
+    ring_size: int | None = None,
+    batch: int = 1,
+    *,
+    requests: int = 1000,
+    seed: int = 0,
+) -> RingRun:
+    """Run `requests` requests of a device's workload through a split driver. Lesson 09.
+
+    `device` is a name of DEVICES or a Device of your own. `ring_size` (a power of two from 1 to
+    256) defaults to the device's ring; `batch` (1 to 64) is the most requests the frontend writes
+    before each push.
+    """
+    dev = _device(device)
+    size = dev.ring_size if ring_size is None else ring_size
+    if size not in RING_SIZES:
+        raise ValueError(
+            f"ring_size must be one of {', '.join(map(str, RING_SIZES))}; got {size!r}"
+        )
+    batch = _integer("batch", batch, 1, MAX_BATCH)
+    requests = _integer("requests", requests, 1, MAX_REQUESTS)
+    seed = _integer("seed", seed, 0, 2**32 - 1)
+    rng = random.Random(seed)
+
+    ring = RingState.at(size, 0)
+    to_issue, waiting, answered = requests, 0, 0
+    issued: deque[int] = deque()  # tick each unanswered request was issued, oldest first
+    waited = 0  # ticks from issue to response, summed over the answered requests
+    backend_at = frontend_at = None  # tick an event reaches that end; None: none on its way
+    in_flight: deque[tuple[int, int]] = deque()  # (tick the I/O completes, requests)
+    pushes = to_backend = to_frontend = stalls = most = 0
+    tick = 0
+    while answered < requests:
+        # 1. An event reached the frontend: it takes every response and re-arms rsp_event.
+        if frontend_at is not None and frontend_at <= tick:
+            frontend_at, more = None, True
+            while more:
+                while ring.unconsumed_responses:
+                    ring = ring.consume_response()
+                    answered += 1
+                    waited += tick - issued.popleft()
+                ring, more = ring.final_check_for_responses()
+        # 2. The guest issues a burst.
+        if to_issue and rng.random() < dev.burst_probability:
+            n = min(to_issue, _burst(rng, dev.burst_mean))
+            to_issue -= n
+            waiting += n
+            issued.extend([tick] * n)
+        # 3. The frontend writes one request and pushes a full batch, a burst's end, a full ring.
+        if waiting:
+            if ring.full:
+                stalls += 1
+            else:
+                ring = ring.queue_request()
+                waiting -= 1
+                if ring.unpushed_requests == batch or not waiting or ring.full:
+                    ring, notify = ring.push_requests()
+                    pushes += 1
+                    if notify:
+                        to_backend += 1
+                        backend_at = tick + dev.wake_ticks if backend_at is None else backend_at
+        most = max(most, ring.outstanding)
+        # 4. An event reached the backend: it consumes everything, starts the I/O, re-arms.
+        if backend_at is not None and backend_at <= tick:
+            backend_at, more = None, True
+            while more:
+                started = 0
+                while ring.unconsumed_requests:
+                    ring = ring.consume_request()
+                    started += 1
+                if started:
+                    in_flight.append((tick + dev.io_ticks, started))
+                ring, more = ring.final_check_for_requests()
+        # 5. Finished I/O: responses, pushed together.
+        done = 0
+        while in_flight and in_flight[0][0] <= tick:
+            done += in_flight.popleft()[1]
+        if done:
+            for _ in range(done):
+                ring = ring.queue_response()
+            ring, notify = ring.push_responses()
+            if notify:
+                to_frontend += 1
+                frontend_at = tick + dev.wake_ticks if frontend_at is None else frontend_at
+        tick += 1
+    return RingRun(
+        device=dev.name,
+        ring_size=size,
+        batch=batch,
+        requests=requests,
+        ticks=tick,
+        pushes=pushes,
+        notifications_to_backend=to_backend,
+        notifications_to_frontend=to_frontend,
+        stall_ticks=stalls,
+        most_outstanding=most,
+        mean_latency=waited / requests,
+    )
+
+
+@dataclass(frozen=True)
+class IoOverhead:
+    """Cycles virtualization adds to one I/O request, by how the guest reaches its device.
+
+    Lesson 09. Counts only the crossings: VM exits for an emulated device, event-channel
+    notifications for a split driver. It leaves out the work of the device model and of the
+    backend themselves and the mapping of granted pages, so it flatters both, the split driver
+    more.
+    """
+
+    cpu: str
+    emulated: float  # an HVM guest's emulated device: register accesses x (VM exit + device model)
+    split_driver: float  # a PV, PVH or PVHVM guest: notifications x hypercall
+    notifications_per_request: float
+
+    @property
+    def ratio(self) -> float:
+        """How many times more the emulated device costs."""
+        return self.emulated / self.split_driver
+
+    def row(self) -> tuple:
+        """The prices as a table row under OVERHEAD_COLUMNS."""
+        return (
+            self.cpu,
+            f"{self.notifications_per_request:.2f}",
+            f"{self.split_driver:,.0f}",
+            f"{self.emulated:,.0f}",
+            f"{self.ratio:.0f}x",
+        )
+
+
+OVERHEAD_COLUMNS = (
+    "CPU",
+    "Notifications per request",
+    "Split driver (cycles)",
+    "Emulated device (cycles)",
+    "Emulated / split",
+)
+
+
+def overhead_per_request(notifications_per_request: float, cpu: str = "modern") -> IoOverhead:
+    """Price an emulated device's register accesses and a split driver's notifications with the
+    cost model (`vizlib.sim.costmodel.event_costs`). Lesson 09."""
+    if not isinstance(notifications_per_request, int | float) or not (
+        0 < notifications_per_request <= 2
+    ):
+        raise ValueError(
+            "notifications_per_request must be a number above 0 and at most 2; "
+            f"got {notifications_per_request!r}"
+        )
+    native = costmodel.event_costs("native", cpu)["io_operations"]
+    # derived: what an emulated register access adds (VM exit, device model) to a native one.
+    exit_and_model = costmodel.event_costs("hardware-assisted-ept", cpu)["io_operations"] - native
+    # derived: what a paravirtualized guest's device access adds: one hypercall.
+    hypercall = costmodel.event_costs("paravirtualization", cpu)["io_operations"] - native
+    return IoOverhead(
+        cpu=cpu,
+        emulated=EMULATED_ACCESSES_PER_REQUEST * exit_and_model,
+        split_driver=notifications_per_request * hypercall,
+        notifications_per_request=notifications_per_request,
+    )

@@ -1,0 +1,137 @@
+"""Lesson 10's widget: build your own workload and see what each technique makes of it."""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from collections.abc import Mapping
+
+import ipywidgets as w
+from matplotlib.figure import Figure
+
+from vizlib.plots.choosing import technique_bars
+from vizlib.plots.costs import TECHNIQUE_LABELS
+from vizlib.sim import costmodel
+from vizlib.sim.costmodel import CPUS, TECHNIQUES, WORKLOADS, Workload
+
+PER = 1_000_000  # the sliders count events per million guest instructions
+# Slider steps: zero, then about three per decade up to one event every ten instructions.
+RATE_STEPS = (0, 1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)
+EVENTS = {
+    "syscalls": "system calls",
+    "page_faults": "page faults",
+    "page_table_updates": "page-table updates",
+    "context_switches": "context switches",
+    "io_operations": "device accesses",
+    "tlb_misses": "TLB misses",
+    "hidden_page_faults": "hidden page faults",
+}
+CUSTOM = "(your own)"
+PNG_DPI = 96
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PNG_DPI)
+    return buffer.getvalue()
+
+
+def snap(rate: float) -> int:
+    """The slider step nearest to `rate` on a log scale; below 0.5, zero. Lesson 10."""
+    if rate < 0.5:
+        return 0
+    positive = RATE_STEPS[1:]
+    return min(positive, key=lambda step: abs(math.log(step) - math.log(rate)))
+
+
+def rates_of(name: str) -> dict[str, int]:
+    """A named workload's events per million instructions, snapped to the slider steps."""
+    if name not in WORKLOADS:
+        raise ValueError(f"name must be one of {', '.join(WORKLOADS)}; got {name!r}")
+    workload = WORKLOADS[name]
+    return {e: snap(getattr(workload, e) / workload.instructions * PER) for e in EVENTS}
+
+
+def build_workload(rates: Mapping[str, float]) -> Workload:
+    """A workload of a million instructions with `rates` events of each kind. Lesson 10."""
+    unknown = set(rates) - set(EVENTS)
+    if unknown:
+        raise ValueError(f"rates keys must be among {', '.join(EVENTS)}; got {sorted(unknown)}")
+    return Workload("your workload", instructions=PER, **rates)
+
+
+def workload_view(cpu: str, rates: Mapping[str, float]) -> tuple[bytes, str]:
+    """The bar chart (PNG) and a table of slowdowns for a workload built from `rates`.
+
+    Lesson 10.
+    """
+    workload = build_workload(rates)
+    predictions = [costmodel.predict(workload, t, cpu) for t in TECHNIQUES[1:]]
+    best = min(predictions, key=lambda p: p.slowdown)
+    rows = "".join(
+        f"<tr><td>{html.escape(TECHNIQUE_LABELS[p.technique])}"
+        f"{' (hypothetical on this CPU)' if p.hypothetical else ''}</td>"
+        f"<td>{p.slowdown:.3f}x</td><td>{p.relative_speed:.1%}</td></tr>"
+        for p in predictions
+    )
+    fastest = html.escape(TECHNIQUE_LABELS[best.technique])
+    summary = (
+        f"<p>Fastest on the {html.escape(cpu)} CPU: <b>{fastest}</b>, "
+        f"{best.slowdown:.3f} times the native run time.</p>"
+    )
+    table = (
+        "<table><tr><th>technique</th><th>slowdown</th><th>share of native speed</th></tr>"
+        f"{rows}</table>"
+    )
+    return _png(technique_bars(workload, cpu)), summary + table
+
+
+def workload_builder() -> w.VBox:
+    """A CPU, a starting workload and one slider per event -> slowdown per technique (Lesson 10).
+
+    Choosing a named workload moves the sliders to its rates (rounded to the slider's steps);
+    moving a slider makes the workload your own.
+    """
+    cpu = w.Dropdown(options=list(CPUS), value="modern", description="CPU")
+    start = w.Dropdown(options=[CUSTOM, *WORKLOADS], value=CUSTOM, description="Start from")
+    style = {"description_width": "11em"}
+    sliders = {
+        event: w.SelectionSlider(
+            options=RATE_STEPS,
+            value=0,
+            description=f"{label} / M instr.",
+            style=style,
+            layout=w.Layout(width="32em"),
+        )
+        for event, label in EVENTS.items()
+    }
+    image, text = w.Image(format="png"), w.HTML()
+    loading = []  # set while a named workload moves the sliders
+
+    def update(_=None):
+        rates = {event: slider.value for event, slider in sliders.items()}
+        image.value, text.value = workload_view(cpu.value, rates)
+
+    def slider_moved(_=None):
+        if loading:
+            return
+        if start.value == CUSTOM:
+            update()
+        else:
+            start.value = CUSTOM  # load() redraws
+
+    def load(_=None):
+        if start.value != CUSTOM:
+            loading.append(True)
+            for event, rate in rates_of(start.value).items():
+                sliders[event].value = rate
+            loading.clear()
+        update()
+
+    cpu.observe(update, "value")
+    start.observe(load, "value")
+    for slider in sliders.values():
+        slider.observe(slider_moved, "value")
+    start.value = "syscall-heavy"
+    return w.VBox([w.HBox([cpu, start]), *sliders.values(), image, text])

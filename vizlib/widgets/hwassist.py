@@ -1,0 +1,178 @@
+"""Lesson 05's widgets: a guest's exits over time, a page walk step by step, shadow vs EPT."""
+
+from __future__ import annotations
+
+import functools
+import html
+import io
+import math
+
+import ipywidgets as w
+from matplotlib.figure import Figure
+
+from vizlib.diagrams.hwassist import page_walk
+from vizlib.display import to_html
+from vizlib.plots.hwassist import crossover_map, exit_timeline
+from vizlib.sim import paging, paging_costs, vmexit
+
+TIMELINE_EXITS = 40  # exits drawn per timeline: enough to see the mix, few enough to see each
+PNG_DPI = 96
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PNG_DPI)
+    return buffer.getvalue()
+
+
+def _html_table(header, rows) -> str:
+    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{cells}</tr>{body}</table>"
+
+
+def timeline_view(mix: str, cpu: str, mean_run_us: float, seed: int) -> tuple[bytes, str]:
+    """The timeline plot (PNG) and a table of where root-mode time went. Lesson 05."""
+    timeline = vmexit.simulate(mix, cpu, exits=TIMELINE_EXITS, mean_run_us=mean_run_us, seed=seed)
+    spent = timeline.exit_us_by_reason()
+    rows = [
+        (reason, count, f"{spent[reason]:.2f}", f"{spent[reason] / timeline.total_us:.1%}")
+        for reason, count in timeline.counts().items()
+    ]
+    summary = (
+        f"<p>{TIMELINE_EXITS} exits in {timeline.total_us:.1f} µs: "
+        f"<b>{timeline.fraction_in_exits:.1%}</b> of the time in root mode "
+        f"({timeline.exit_us:.1f} µs). Mix: {html.escape(vmexit.EXIT_MIXES[mix][1])}.</p>"
+    )
+    table = _html_table(["exit reason", "exits", "µs in root mode", "share of the run"], rows)
+    return _png(exit_timeline(timeline)), summary + table
+
+
+def exit_timeline_explorer() -> w.VBox:
+    """Exit mix, CPU generation, run length and seed -> the guest's timeline (Lesson 05)."""
+    mix = w.Dropdown(options=list(vmexit.EXIT_MIXES), description="Exit mix")
+    cpu = w.Dropdown(options=list(vmexit.CPUS), value="modern", description="CPU")
+    run = w.FloatLogSlider(
+        value=10, base=10, min=-1, max=3, step=0.1, description="Run (µs)", readout_format=".3g"
+    )
+    seed = w.IntSlider(value=0, min=0, max=99, description="Seed")
+    image, text = w.Image(format="png"), w.HTML()
+
+    def update(_=None):
+        image.value, text.value = timeline_view(mix.value, cpu.value, run.value, seed.value)
+
+    for control in (mix, cpu, run, seed):
+        control.observe(update, "value")
+    update()
+    return w.VBox([w.HBox([mix, cpu]), w.HBox([run, seed]), image, text])
+
+
+CASES = tuple(paging.EXAMPLE_ADDRESSES)
+_example = functools.cache(paging.example)  # the widget only reads the example's tables
+_grid = functools.cache(paging_costs.standard_grid)
+
+
+def _walk(mode: str, levels: int, case: str) -> paging.Walk:
+    if case not in paging.EXAMPLE_ADDRESSES:
+        raise ValueError(f"case must be one of {', '.join(CASES)}; got {case!r}")
+    return _example(levels).walk(mode, paging.EXAMPLE_ADDRESSES[case])
+
+
+def walk_view(mode: str, levels: int, case: str, step: int) -> tuple[str, int]:
+    """The walk grid up to `step` and the reference made at it, as HTML; and the walk's length.
+
+    Lesson 05. `step` beyond the walk's end shows the whole walk.
+    """
+    walk = _walk(mode, levels, case)
+    total = len(walk.references)
+    step = min(max(step, 0), total)
+    if step == 0:
+        said = f"Press play or move the step slider: this walk makes {total} references."
+    else:
+        r = walk.references[step - 1]
+        where = (
+            f"host-physical {r.host_address:#x}"
+            if r.entry_address == r.host_address
+            else f"guest-physical {r.entry_address:#x}, host-physical {r.host_address:#x}"
+        )
+        state = "present" if r.present else "NOT present"
+        said = (
+            f"Reference {step} of {total}: <b>{html.escape(r.label)}</b>, index {r.index}, "
+            f"entry at {where}: {r.value:#x} ({state})."
+        )
+    if step == total and walk.fault is not None:
+        said += f"<br>{html.escape(str(walk.fault))}."
+    return f"<p>{said}</p>" + to_html(page_walk(walk, step)), total
+
+
+def page_walk_explorer() -> w.VBox:
+    """Mode, levels, address and a step slider (with play) -> the walk so far (Lesson 05)."""
+    mode = w.Dropdown(options=list(paging.MODES), value="nested", description="Mode")
+    levels = w.Dropdown(options=[4, 5], description="Levels")
+    case = w.Dropdown(options=CASES, description="Address", layout=w.Layout(width="24em"))
+    step = w.IntSlider(value=0, min=0, max=24, description="Step")
+    play = w.Play(value=0, min=0, max=24, interval=700, description="play")
+    w.jslink((play, "value"), (step, "value"))
+    out = w.HTML()
+    busy = []  # set while update() moves the slider itself
+
+    def update(_=None):
+        if busy:
+            return
+        busy.append(True)
+        try:
+            total = len(_walk(mode.value, levels.value, case.value).references)
+            step.value = min(step.value, total)
+            step.max = play.max = total
+            out.value, _ = walk_view(mode.value, levels.value, case.value, step.value)
+        finally:
+            busy.clear()
+
+    for control in (mode, levels, case, step):
+        control.observe(update, "value")
+    update()
+    return w.VBox([w.HBox([mode, levels, case]), w.HBox([play, step]), out])
+
+
+def crossover_view(tlb_misses: float, pte_updates: float) -> tuple[bytes, str]:
+    """The shadow-vs-EPT map with this workload marked (PNG), and the verdict (HTML). Lesson 05."""
+    c = paging_costs.compare(tlb_misses, pte_updates)
+    grid = _grid()
+    point = (tlb_misses, max(pte_updates, 1))
+    even = paging_costs.break_even_updates(tlb_misses)
+    verdict = (
+        "they tie" if c.winner == "tie" else f"<b>{c.winner}</b> wins, shadow / EPT = {c.ratio:.2f}"
+    )
+    text = (
+        f"<p>{tlb_misses:,.0f} TLB misses and {pte_updates:,.1f} page-table updates per million "
+        f"instructions: {verdict} (shadow {c.shadow_cycles:,.0f}, EPT {c.ept_cycles:,.0f} "
+        f"cycles). At this miss rate they tie at {even:,.1f} updates per million.</p>"
+    )
+    return _png(crossover_map(grid, point)), text
+
+
+def crossover_explorer() -> w.VBox:
+    """TLB misses and page-table updates per million instructions -> who wins (Lesson 05)."""
+    misses = w.IntSlider(
+        value=1000, min=0, max=paging_costs.MAX_TLB_MISSES, step=10, description="TLB misses"
+    )
+    updates = w.FloatLogSlider(
+        value=20,
+        base=10,
+        min=0,
+        max=math.log10(paging_costs.MAX_PTE_UPDATES),
+        step=0.05,
+        description="PT updates",
+        readout_format=".3g",
+    )
+    image, text = w.Image(format="png"), w.HTML()
+
+    def update(_=None):
+        image.value, text.value = crossover_view(misses.value, updates.value)
+
+    misses.observe(update, "value")
+    updates.observe(update, "value")
+    update()
+    return w.VBox([w.HBox([misses, updates]), image, text])

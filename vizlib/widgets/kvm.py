@@ -1,0 +1,167 @@
+"""Lessons 07 and 08's widgets: run a real guest and see its exits; one message, four devices."""
+
+from __future__ import annotations
+
+import html
+import io
+
+import ipywidgets as w
+from matplotlib.figure import Figure
+
+from vizlib.diagrams.kvm import exit_sequence
+from vizlib.display import to_html
+from vizlib.machine import MachineError, VirtualMachine, accelerators
+from vizlib.machine.experiments import DEVICE_LABELS, DEVICES, message_guest
+from vizlib.machine.guests import GUESTS
+from vizlib.plots.machine import device_exits, exit_profile
+
+PNG_DPI = 96
+RUN_TIMEOUT = 0.5  # s: enough for every guest of `GUESTS` but the runaway ones, which it stops
+SEQUENCE_EXITS = 4  # exits drawn in the sequence diagram
+MAX_LENGTH = 500  # bytes of the device explorer's message
+FILLER = b"KVM runs the guest, the VMM emulates the devices. "  # the message, repeated
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PNG_DPI)
+    return buffer.getvalue()
+
+
+def _table(header, rows) -> str:
+    cells = "".join(f"<th>{html.escape(str(h))}</th>" for h in header or ())
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table>{f'<tr>{cells}</tr>' if cells else ''}{body}</table>"
+
+
+def _run(guest, accel: str, timeout: float):
+    """(result or None, a sentence on how the run ended)."""
+    try:
+        with VirtualMachine(accel=accel) as vm:
+            vm.load(guest.code, guest.address, guest.registers)
+            result = vm.run(timeout=timeout)
+    except MachineError as e:  # unavailable, timeout or crash: say it, never a traceback
+        return getattr(e, "result", None), str(e)
+    how = {"hlt": "halted (HLT)", "debug-exit": f"powered off with code {result.exit_code}"}
+    return result, how.get(result.stop_reason, result.stop_reason)
+
+
+def exit_view(guest_name: str, accel: str) -> tuple[bytes, str]:
+    """Run `GUESTS[guest_name]` on `accel`: a PNG of its exits, and HTML saying what happened.
+
+    Lesson 07. An unavailable accelerator, a timeout or a crash is explained, not raised; the
+    PNG is then empty (b"") when nothing ran.
+    """
+    if guest_name not in GUESTS:
+        raise ValueError(f"guest_name must be one of {sorted(GUESTS)}, got {guest_name!r}")
+    guest = GUESTS[guest_name]
+    result, how = _run(guest, accel, RUN_TIMEOUT)
+    intro = f"<p><b>{html.escape(guest.name)}</b>: {html.escape(guest.description)}</p>"
+    listing = (
+        f"<details><summary>listing</summary><pre>{html.escape(guest.listing)}</pre></details>"
+    )
+    if result is None:
+        return b"", f"{intro}<p>Nothing ran: {html.escape(how)}</p>{listing}"
+    printed = len(result.serial) + len(result.display.replace("\n", ""))
+    per_byte = f"{len(result.exits) / printed:.2f}" if printed else "n/a (no output)"
+    rows = [
+        ("accelerator", result.accel),
+        ("how the run ended", how),
+        ("printed on the console", repr(result.serial)),
+        ("on the display", repr(result.display) if result.display else "nothing"),
+        ("exits", len(result.exits)),
+        ("exits per byte of output (console and display)", per_byte),
+        ("wall time", f"{result.wall_time * 1e6:,.0f} µs"),
+    ]
+    sequence = (
+        to_html(exit_sequence(result.exits, result.accel, SEQUENCE_EXITS)) if result.exits else ""
+    )
+    return _png(exit_profile(result)), intro + _table(None, rows) + sequence + listing
+
+
+def _accel_options() -> list[tuple[str, str]]:
+    return [
+        (f"{name} ({'available' if why == 'available' else 'unavailable'})", name)
+        for name, why in accelerators().items()
+    ]
+
+
+def _default_accel() -> str:
+    return next((n for n, why in accelerators().items() if why == "available"), "tcg")
+
+
+def exit_explorer() -> w.VBox:
+    """Guest and accelerator -> a real run: its exits, time per exit, sequence (Lesson 07)."""
+    guest = w.Dropdown(
+        options=[(f"{name}: {g.description}", name) for name, g in GUESTS.items()],
+        value="hello_serial",
+        description="Guest",
+        layout=w.Layout(width="42em"),
+    )
+    accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description="Accel")
+    again = w.Button(description="Run again", tooltip="timings vary from run to run")
+    image, text = w.Image(format="png"), w.HTML()
+
+    def update(_=None):
+        image.value, text.value = exit_view(guest.value, accel.value)
+
+    guest.observe(update, "value")
+    accel.observe(update, "value")
+    again.on_click(update)
+    update()
+    return w.VBox([guest, w.HBox([accel, again]), image, text])
+
+
+def device_message(length: int) -> bytes:
+    """The device explorer's message: `length` bytes of a repeated sentence. Lesson 08."""
+    if not (isinstance(length, int) and 1 <= length <= MAX_LENGTH):
+        raise ValueError(f"length must be an int from 1 to {MAX_LENGTH}, got {length!r}")
+    return (FILLER * (length // len(FILLER) + 1))[:length]
+
+
+def device_view(length: int, accel: str) -> tuple[bytes, str]:
+    """The same message through each device on `accel`: PNG of exits and µs per exit, HTML table.
+
+    Lesson 08. An unavailable accelerator is explained, not raised (the PNG is then b"").
+    """
+    message = device_message(length)
+    runs, problems = {}, []
+    for device in DEVICES:
+        result, how = _run(message_guest(device, message), accel, timeout=5.0)
+        if result is None or result.stop_reason != "hlt":
+            problems.append(f"{device}: {how}")
+        else:
+            runs[device] = result
+    if problems:
+        return b"", f"<p>{html.escape('; '.join(problems))}</p>"
+    rows = [
+        (
+            DEVICE_LABELS[device],
+            len(r.exits),
+            f"{len(r.exits) / length:.3g}",
+            f"{r.wall_time * 1e6:,.0f}",
+            f"{r.wall_time * 1e6 / len(r.exits):.1f}",
+        )
+        for device, r in runs.items()
+    ]
+    header = ["device", "exits", "exits per byte", "total µs", "µs per exit"]
+    return _png(device_exits(runs, length)), _table(header, rows)
+
+
+def device_explorer() -> w.VBox:
+    """Message length and accelerator -> exits and time per exit of each device (Lesson 08)."""
+    length = w.IntSlider(value=14, min=1, max=MAX_LENGTH, description="Bytes")
+    accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description="Accel")
+    again = w.Button(description="Run again", tooltip="timings vary from run to run")
+    image, text = w.Image(format="png"), w.HTML()
+
+    def update(_=None):
+        image.value, text.value = device_view(length.value, accel.value)
+
+    length.observe(update, "value")
+    accel.observe(update, "value")
+    again.on_click(update)
+    update()
+    return w.VBox([w.HBox([length, accel, again]), image, text])

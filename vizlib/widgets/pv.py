@@ -1,0 +1,59 @@
+"""How big a batch of page-table updates must a paravirtualized guest send? Lesson 04."""
+
+from __future__ import annotations
+
+import io
+
+import ipywidgets as w
+
+from vizlib.plots.costs import TECHNIQUE_LABELS, first_batch_beating, pte_update_costs
+from vizlib.sim import costmodel
+
+# Batch sizes the slider offers: every size up to 16, where the crossovers are, then coarser.
+BATCHES = (*range(1, 17), 24, 32, 48, 64, 128, 256, 512, 1024, 2048)
+_OTHERS = ("binary-translation", "hardware-assisted", "hardware-assisted-ept")
+
+
+def batch_view(cpu: str, batch: int) -> tuple[bytes, str]:
+    """The widget's plot (PNG) and summary (HTML) for one CPU and batch size. Lesson 04."""
+    pv = costmodel.cost_per_pte_update("paravirtualization", cpu, batch)
+    rows = []
+    for technique in _OTHERS:
+        cost = costmodel.cost_per_pte_update(technique, cpu)
+        beats = first_batch_beating(technique, cpu)
+        when = "never (up to 2048)" if beats is None else f"from batch {beats}"
+        rows.append(
+            f"<tr><td>{TECHNIQUE_LABELS[technique]}</td><td>{cost:,.0f}</td><td>{when}</td></tr>"
+        )
+    forkwait = costmodel.WORKLOADS["forkwait"]
+    slowdown = {
+        t: costmodel.predict(forkwait, t, cpu, pv_batch_size=batch).slowdown
+        for t in ("paravirtualization", *_OTHERS)
+    }
+    others = ", ".join(f"{TECHNIQUE_LABELS[t]} {slowdown[t]:.2f}x" for t in _OTHERS)
+    summary = (
+        f"<p>Paravirtualization with batches of {batch}: <b>{pv:,.1f} cycles</b> per update "
+        f"on the {cpu} CPU.</p>"
+        "<table><tr><th>technique</th><th>cycles per update</th>"
+        "<th>paravirtualization is cheaper</th></tr>" + "".join(rows) + "</table>"
+        f"<p>forkwait runs {slowdown['paravirtualization']:.2f}x native under "
+        f"paravirtualization at this batch size ({others}).</p>"
+    )
+    png = io.BytesIO()
+    pte_update_costs(cpu, batch).savefig(png, format="png", dpi=80)
+    return png.getvalue(), summary
+
+
+def batch_explorer() -> w.VBox:
+    """CPU and batch size; the cost per page-table update of each technique (Lesson 04)."""
+    cpu = w.Dropdown(options=costmodel.CPUS, description="CPU")
+    batch = w.SelectionSlider(options=BATCHES, value=32, description="Batch size")
+    image, summary = w.Image(format="png"), w.HTML()
+
+    def update(_=None):
+        image.value, summary.value = batch_view(cpu.value, batch.value)
+
+    cpu.observe(update, "value")
+    batch.observe(update, "value")
+    update()
+    return w.VBox([w.HBox([cpu, batch]), image, summary])

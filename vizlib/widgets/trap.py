@@ -1,0 +1,174 @@
+"""Step through a guest program under each technique and see where its view breaks. Lesson 02."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from vizlib.sim import trap
+
+_BROKEN = "background:#f9d0d0"  # a row or state where the guest's view differs from native
+_TEXT = "line-height:1.4"  # widget HTML is spaced for one-line labels; lessons read as prose
+_CELL = "padding:2px 8px;border:1px solid #ccc;text-align:left;vertical-align:top"
+_SYNTAX = (
+    "One instruction per line, <code>ring: MNEMONIC operand=value</code>, e.g. "
+    "<code>kernel: POPF if=1</code>, <code>user: SGDT</code>, "
+    "<code>kernel: OUT port=0x3f8 value=72</code>; <code>#</code> starts a comment. "
+    f"Mnemonics: {', '.join(trap.OPERANDS)}. Edit, then click outside the box."
+)
+
+
+def _table(header: list[str], rows: list[tuple[list[str], bool]]) -> str:
+    """An HTML table of escaped cells; rows marked True are highlighted as broken."""
+    head = "".join(f"<th style='{_CELL}'>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        f"<tr style='{_BROKEN if broken else ''}'>"
+        + "".join(f"<td style='{_CELL}'>{html.escape(cell)}</td>" for cell in cells)
+        + "</tr>"
+        for cells, broken in rows
+    )
+    return f"<table style='border-collapse:collapse;font-size:90%'><tr>{head}</tr>{body}</table>"
+
+
+def _ring(ring: int, technique: str) -> str:
+    return f"ring {ring}, non-root" if technique == "hardware-assisted" else f"ring {ring}"
+
+
+def _handler(handler: str, technique: str) -> str:
+    """ "vmm (trap)" -> "VMM in ring 0 (trap)"; "cpu" -> "CPU, no VMM"."""
+    if handler == "cpu":
+        return "CPU, no VMM"
+    ring0 = "root ring 0" if technique == "hardware-assisted" else "ring 0"
+    return f"VMM in {ring0} {handler.removeprefix('vmm ')}"
+
+
+def _number(label: str, value: int) -> str:
+    return f"{label} = {value}" if label == "IF" else f"{label} = {value:#x}"
+
+
+def _state_rows(here: trap.GuestView, native: trap.GuestView) -> list[tuple[list[str], bool]]:
+    """What the guest can observe, under the technique and natively, one row per item."""
+    items = {
+        "interrupt flag (IF)": lambda v: str(v.interrupt_flag),
+        "GDT base it loaded": lambda v: f"{v.gdt_base:#x}",
+        "page-table base (CR3)": lambda v: f"{v.cr3:#x}",
+        "values it read": lambda v: (
+            "; ".join(f"line {line}: {_number(label, value)}" for line, label, value in v.reads)
+            or "none"
+        ),
+        "bytes written to ports": lambda v: (
+            " ".join(f"{value:#x}" for _, value in v.output) or "none"
+        ),
+        "#GP faults at lines": lambda v: ", ".join(map(str, v.faults)) or "none",
+    }
+    return [
+        ([name, show(here), show(native)], show(here) != show(native))
+        for name, show in items.items()
+    ]
+
+
+def step_view(program: str, technique: str, step: int) -> tuple[str, int]:
+    """The explorer's HTML after `step` instructions of `program` (clamped to 0..n) and n.
+
+    A program that does not parse gives its error message and n = 0. Lesson 02.
+    """
+    try:
+        result = trap.run(program, technique)
+    except ValueError as error:
+        if technique not in trap.TECHNIQUES:
+            raise
+        message = html.escape(str(error))
+        page = f"<p style='color:#994455'><b>This program does not parse:</b> {message}</p>"
+        return f"<div style='{_TEXT}'>{page}</div>", 0
+    count = len(result.events)
+    step = max(0, min(step, count))
+    shown = result.events[:step]
+    prefix = "\n".join(program.splitlines()[: shown[-1].line]) if shown else ""
+    so_far, native = trap.run(prefix, technique), trap.run(prefix, "native")
+    broken = result.divergence.line if result.divergence else None
+    summary = trap.TECHNIQUES[technique].summary
+    parts = [f"<p><b>{html.escape(technique)}</b>: {html.escape(summary)}</p>"]
+    if shown:
+        e = shown[-1]
+        parts.append(
+            f"<p><b>Step {step} of {count}</b>: line {e.line}, <code>{html.escape(e.text)}</code> "
+            f"in {_ring(e.ring, technique)}: {html.escape(e.what)}.</p>"
+        )
+    else:
+        parts.append(f"<p><b>Step 0 of {count}</b>: nothing has run yet; move the slider.</p>")
+    rows = [
+        (
+            [str(i), str(e.line), _ring(e.ring, technique), e.text, e.what]
+            + [_handler(e.handler, technique), f"{e.cycles:,}"],
+            e.line == broken,
+        )
+        for i, e in enumerate(shown, start=1)
+    ]
+    header = ["step", "line", "runs in", "instruction", "what happened", "handled by", "cycles"]
+    parts.append(_table(header, rows))
+    parts.append(
+        f"<p>So far: the VMM stepped in {so_far.traps} time{'' if so_far.traps == 1 else 's'}; "
+        f"{so_far.cycles:,} cycles "
+        f"(natively {native.cycles:,}).</p>"
+    )
+    parts.append("<p><b>What the guest can see</b></p>")
+    parts.append(_table(["", technique, "native"], _state_rows(so_far.view, native.view)))
+    if broken is not None and any(e.line == broken for e in shown):
+        reason = html.escape(result.divergence.reason)
+        text = html.escape(result.divergence.text)
+        parts.append(
+            f"<p style='{_BROKEN};padding:4px'>✗ <b>The guest's view breaks at line {broken}</b> "
+            f"(<code>{text}</code>): {reason}.</p>"
+        )
+    elif step == count and count:
+        parts.append(
+            "<p>✓ <b>Equivalent:</b> after every instruction the guest saw exactly what it "
+            "sees natively.</p>"
+        )
+    return f"<div style='{_TEXT}'>{''.join(parts)}</div>", count
+
+
+def trap_explorer(example: str = "cli-popf", technique: str = "trap-and-emulate") -> w.VBox:
+    """Choose or edit a guest program and a technique, then step through it (Lesson 02)."""
+    if example not in trap.EXAMPLES:
+        raise ValueError(f"example must be one of {', '.join(trap.EXAMPLES)}; got {example!r}")
+    if technique not in trap.TECHNIQUES:
+        allowed = ", ".join(trap.TECHNIQUES)
+        raise ValueError(f"technique must be one of {allowed}; got {technique!r}")
+    examples = w.Dropdown(options=list(trap.EXAMPLES), value=example, description="Example")
+    techniques = w.Dropdown(
+        options=list(trap.TECHNIQUES),
+        value=technique,
+        description="Technique",
+        layout=w.Layout(width="22em"),
+    )
+    text = w.Textarea(
+        value=trap.EXAMPLES[example],
+        rows=9,
+        continuous_update=False,
+        layout=w.Layout(width="34em"),
+    )
+    step = w.IntSlider(value=0, min=0, max=0, description="Step")
+    play = w.Play(value=0, min=0, max=0, interval=1500, description="Play")
+    w.jslink((play, "value"), (step, "value"))
+    out = w.HTML()
+
+    def update(_=None):
+        page, count = step_view(text.value, techniques.value, step.value)
+        if step.max != count:
+            step.max = play.max = count  # lowering max clamps the value, which updates again
+        out.value = page
+
+    def choose(_=None):
+        text.value = trap.EXAMPLES[examples.value]
+        step.value = 0
+
+    examples.observe(choose, "value")
+    for control in (text, techniques, step):
+        control.observe(update, "value")
+    update()
+    syntax = w.HTML(f"<p style='font-size:85%;max-width:28em;{_TEXT}'>{_SYNTAX}</p>")
+    return w.VBox(
+        [w.HBox([examples, techniques]), w.HBox([text, syntax]), w.HBox([play, step]), out]
+    )
