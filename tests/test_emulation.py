@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 import time
+from importlib import resources
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -13,10 +15,14 @@ from vizlib.emulation import blocks, cpus, programs, qemu, show
 from vizlib.emulation.errors import EmulationError, EmulatorMissing, GuestFault, GuestRunaway
 from vizlib.emulation.optional import load, versions
 from vizlib.emulation.programs import PROGRAMS, SUMS
+from vizlib.machine import qemu as pc
+from vizlib.machine.devices import COM1, DEBUG_EXIT_PORT
+from vizlib.machine.vm import BOOT_ADDRESS
 
 unicorn = pytest.importorskip("unicorn")
 LOOP = 0x1000C  # where ppc-sum's loop block starts: CODE_BASE + 3 instructions
 EMULATORS = ("unicorn", "capstone", "keystone")
+needs_qemu = pytest.mark.skipif(pc.unavailable_reason() is not None, reason="no QEMU here")
 
 
 def mnemonic(text: str) -> str:
@@ -55,17 +61,17 @@ def test_capstone_reads_the_listing_in_the_stored_bytes(name):
 
 
 def test_the_boot_sector_is_a_bootable_sector_with_its_message_after_the_code():
-    image = programs.boot_image()
-    assert len(image) == programs.SECTOR and image.endswith(b"\x55\xaa")
     code = programs.BOOT_SECTOR.code
+    image = pc.boot_sector(code + programs.BOOT_MESSAGE)
+    assert len(image) == 512 and image.endswith(b"\x55\xaa")
     assert image[: len(code)] == code
     # `mov si, 0x7c18` must point at the message: right after the code
-    assert programs.BOOT_ADDRESS + len(code) == 0x7C18
+    assert BOOT_ADDRESS + len(code) == 0x7C18
     assert image[len(code) : len(code) + len(programs.BOOT_MESSAGE)] == programs.BOOT_MESSAGE
-    assert qemu.EXPECTED_EXIT == (programs.EXIT_VALUE << 1) | 1 == 33
+    assert pc.exit_status(programs.EXIT_VALUE) == 33
     # mov dx, COM1; mov al, EXIT_VALUE; out DEBUG_EXIT_PORT, al
-    assert b"\xba" + programs.COM1.to_bytes(2, "little") in code
-    assert bytes([0xB0, programs.EXIT_VALUE, 0xE6, programs.DEBUG_EXIT_PORT]) in code
+    assert b"\xba" + COM1.to_bytes(2, "little") in code
+    assert bytes([0xB0, programs.EXIT_VALUE, 0xE6, DEBUG_EXIT_PORT]) in code
 
 
 def test_unknown_programs_and_cpus_are_refused_with_the_allowed_names():
@@ -236,7 +242,7 @@ def test_timing_runs_only_take_the_shipped_array_programs():
 
 def test_the_stored_log_holds_the_boot_sectors_four_blocks():
     boot = qemu.stored_boot_log()
-    assert boot.stored and boot.serial == "Hello from the boot sector\n"
+    assert boot.stored and boot.serial == "Hello from the boot sector"
     assert (boot.exit_status, boot.exit_value) == (33, programs.EXIT_VALUE)
     assert boot.blocks_logged > 1000 and boot.qemu.startswith("QEMU emulator version")
     assert [(b.address, len(b.instructions)) for b in boot.boot_blocks] == [
@@ -248,8 +254,14 @@ def test_the_stored_log_holds_the_boot_sectors_four_blocks():
     code = programs.BOOT_SECTOR.code
     for block in boot.boot_blocks:
         for i in block.instructions:
-            offset = i.address - programs.BOOT_ADDRESS
+            offset = i.address - BOOT_ADDRESS
             assert bytes.fromhex(i.hex) == code[offset : offset + len(i.hex) // 2]
+
+
+def test_the_stored_log_was_recorded_with_the_lessons_command():
+    text = (resources.files("vizlib.emulation") / "data" / qemu.STORED_LOG).read_text()
+    recorded = " ".join(pc.command(Path("boot.img"), log=Path("in_asm.log")))
+    assert f"#   {recorded}\n" in text
 
 
 def test_the_log_parser_reads_blocks_with_or_without_bytes():
@@ -265,32 +277,46 @@ def test_the_log_parser_reads_blocks_with_or_without_bytes():
     assert parsed[1].instructions[0].hex == "fa" and parsed[0].instructions[0].hex == ""
 
 
-def test_the_qemu_command_uses_tcg_the_debug_exit_device_and_the_block_log(tmp_path):
-    command = qemu.command(tmp_path / "b.img", tmp_path / "log")
+def test_the_qemu_command_logs_blocks_only_under_tcg(tmp_path):
+    command = pc.command(tmp_path / "b.img", log=tmp_path / "log")
     joined = " ".join(command)
     for part in ("-accel tcg", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-d in_asm", "-D "):
         assert part in joined
-    assert command[0] == qemu.BINARY and "-display none" in joined
+    assert command[0] == pc.BINARY and "-display none" in joined
+    assert "-d" not in pc.command(tmp_path / "b.img")
+    with pytest.raises(ValueError, match="log: only TCG translates blocks"):
+        pc.command(tmp_path / "b.img", "kvm", log=tmp_path / "log")
 
 
-@pytest.mark.skipif(shutil.which(qemu.BINARY) is None, reason="qemu-system-x86_64 not installed")
+@needs_qemu
 def test_qemu_boots_the_sector_and_logs_the_same_blocks():
     boot = qemu.run_boot_sector()
     stored = qemu.stored_boot_log()
     assert not boot.stored and boot.serial == stored.serial and boot.exit_status == 33
     assert [b.address for b in boot.boot_blocks] == [b.address for b in stored.boot_blocks]
+    assert boot.blocks_logged > 1000 and boot.qemu.startswith("QEMU emulator version")
 
 
-@pytest.mark.skipif(shutil.which(qemu.BINARY) is None, reason="qemu-system-x86_64 not installed")
-def test_a_guest_that_never_exits_is_stopped_by_the_timeout(monkeypatch):
-    spin = b"\xeb\xfe" + bytes(programs.SECTOR - 4) + programs.BOOT_SIGNATURE  # jmp $
-    monkeypatch.setattr(qemu, "boot_image", lambda: spin)
+def qemu_gave(monkeypatch, status, stderr=""):
+    """Make QEMU look installed and return a run that ended with `status` (None: timed out)."""
+    monkeypatch.setattr(pc, "unavailable_reason", lambda: None)
+    run = pc.QemuRun("tcg", (pc.BINARY,), status, b"", (), stderr, 1.0)
+    monkeypatch.setattr(pc, "run_in_qemu", lambda *args, **kwargs: run)
+
+
+def test_a_guest_that_never_exits_is_reported_after_the_timeout(monkeypatch):
+    qemu_gave(monkeypatch, None)
     with pytest.raises(EmulationError, match="still running after 1 s"):
         qemu.run_boot_sector(timeout=1.0)
 
 
-def test_without_qemu_the_boot_sector_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(qemu, "qemu_binary", lambda: None)
+def test_qemus_own_failure_is_reported_with_its_message(monkeypatch):
+    qemu_gave(monkeypatch, 1, "qemu-system-x86_64: -drive: could not open disk image")
+    with pytest.raises(EmulationError, match="status 1, not 33: .*could not open disk image"):
+        qemu.run_boot_sector()
+
+
+def test_without_qemu_the_boot_sector_says_how_to_install_it(without_qemu):
     with pytest.raises(EmulatorMissing, match="sudo apt-get install qemu-system-x86"):
         qemu.run_boot_sector()
 
@@ -299,13 +325,18 @@ def test_without_qemu_the_boot_sector_says_how_to_install_it(monkeypatch):
 
 
 @pytest.fixture
-def without_emulators(monkeypatch):
+def without_qemu(monkeypatch):
+    """Make qemu-system-x86_64 look absent for one test."""
+    monkeypatch.setattr(pc, "shutil", SimpleNamespace(which=lambda name: None))
+
+
+@pytest.fixture
+def without_emulators(monkeypatch, without_qemu):
     """Make unicorn, capstone and keystone unimportable, and QEMU absent, for one test."""
     for package in EMULATORS:
         for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
             monkeypatch.delitem(sys.modules, module)
         monkeypatch.setitem(sys.modules, package, None)
-    monkeypatch.setattr(qemu, "qemu_binary", lambda: None)
     monkeypatch.setattr(show, "_hinted", set())
 
 
@@ -347,6 +378,7 @@ def test_listings_and_the_boot_log_still_show_without_the_packages(without_emula
     assert any("block 3 at 0x7c0b" in line for line in displayed)
     show.show_status()
     assert "| unicorn | not installed |" in displayed[-1]
+    assert "| qemu-system-x86_64 | not installed |" in displayed[-1]
 
 
 def test_a_stopped_guest_is_shown_as_its_message_not_a_traceback(displayed):

@@ -23,6 +23,7 @@ from vizlib.diagrams.style import LAYERS
 from vizlib.machine import AcceleratorUnavailable, accelerators, kvm, qemu, replay, run_guest
 from vizlib.machine import kvm_api as api
 from vizlib.machine.devices import PortDevice
+from vizlib.machine.errors import QemuMissing
 from vizlib.machine.experiments import (
     COUNT_ME,
     DEVICES,
@@ -303,35 +304,68 @@ def test_a_boot_sector_is_512_bytes_ending_in_the_signature():
         qemu.boot_sector(b"")
 
 
-def test_exit_status_and_command_line():
+def test_exit_status_goes_there_and_back_and_the_command_line():
     assert [qemu.exit_status(v) for v in (0, 3, 42)] == [1, 7, 85]
+    assert [qemu.debug_exit_value(s) for s in (1, 7, 85, 0, 2, None)] == [
+        0,
+        3,
+        42,
+        None,
+        None,
+        None,
+    ]
     with pytest.raises(ValueError, match="value must be an int in 0..127"):
         qemu.exit_status(128)
-    line = qemu.command(Path("boot.img"), Path("out.txt"), "kvm")
+    line = qemu.command(Path("boot.img"), "kvm")
     assert line[:3] == ["qemu-system-x86_64", "-accel", "kvm"]
-    assert "isa-debug-exit,iobase=0xf4,iosize=0x04" in line and "file:out.txt" in line
+    assert "isa-debug-exit,iobase=0xf4,iosize=0x04" in line and "format=raw,file=boot.img" in line
+    assert line[line.index("-serial") + 1] == "stdio" and "-nodefaults" in line
     with pytest.raises(ValueError, match="accel must be one of"):
-        qemu.command(Path("a"), Path("b"), "hvf")
+        qemu.command(Path("a"), "hvf")
 
 
 def test_missing_qemu_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert "apt-get install qemu-system-x86" in qemu.unavailable_reason()
-    with pytest.raises(ValueError, match="qemu-system-x86_64 is not installed"):
+    with pytest.raises(QemuMissing, match="qemu-system-x86_64 is not installed"):
+        qemu.run_in_qemu(qemu.boot_sector(qemu.HELLO_BOOT.code))
+    with pytest.raises(QemuMissing, match="install it with"):
+        qemu.version()
+
+
+@needs_qemu
+def test_only_a_boot_sector_and_a_sane_timeout_are_run():
+    with pytest.raises(ValueError, match="image must be 512 bytes ending in 55 aa"):
         qemu.run_in_qemu(qemu.HELLO_BOOT.code)
+    with pytest.raises(ValueError, match="image must be 512 bytes"):
+        qemu.run_in_qemu(bytes(512))
+    with pytest.raises(ValueError, match=r"timeout must be a number of seconds in \(0, 600\]"):
+        qemu.run_in_qemu(qemu.boot_sector(HALT_ONLY.code), timeout=0)
+    with pytest.raises(ValueError, match="log: only TCG"):
+        qemu.run_in_qemu(qemu.boot_sector(HALT_ONLY.code), "kvm", in_asm=True)
 
 
 @needs_qemu
 def test_real_qemu_prints_the_same_and_exits_with_the_value_shifted():
-    run = qemu.run_in_qemu(qemu.HELLO_BOOT.code, accel="tcg", timeout=30)
-    assert (run.status, run.exit_code, run.serial) == (85, 42, HELLO)
+    run = qemu.run_in_qemu(qemu.boot_sector(qemu.HELLO_BOOT.code), accel="tcg", timeout=30)
+    assert (run.status, run.exit_code, run.serial, run.stderr) == (85, 42, HELLO, "")
     assert not run.timed_out and "$TMP/boot.img" in " ".join(run.command)
+    times = run.serial_times
+    assert len(times) == len(HELLO) and times == tuple(sorted(times))
+    assert 0 < times[0] <= run.wall_time and run.in_asm is None
+
+
+@needs_qemu
+def test_real_qemu_logs_the_blocks_it_translates_when_asked():
+    run = qemu.run_in_qemu(qemu.boot_sector(qemu.HELLO_BOOT.code), timeout=30, in_asm=True)
+    assert run.exit_code == 42 and "IN:" in run.in_asm and "0x00007c00:" in run.in_asm
 
 
 @needs_qemu
 def test_real_qemu_is_stopped_by_the_timeout():
-    run = qemu.run_in_qemu(RUNAWAY.code, accel="tcg", timeout=0.5)
+    run = qemu.run_in_qemu(qemu.boot_sector(RUNAWAY.code), accel="tcg", timeout=0.5)
     assert run.timed_out and run.exit_code is None and run.serial == b""
+    assert 0.5 <= run.wall_time < 5
 
 
 # ---- diagrams ----

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -16,8 +17,9 @@ from matplotlib.figure import Figure
 from vizlib import diagrams, plots, widgets
 from vizlib.course import ROOT
 from vizlib.diagrams.style import LAYERS
-from vizlib.emulation import blocks, programs, qemu, show
+from vizlib.emulation import blocks, programs, show
 from vizlib.emulation.blocks import MODES, PUBLISHED, Amortization, Speeds
+from vizlib.machine import qemu as pc
 from vizlib.sim import tcache
 from vizlib.widgets.qemu import LOOP_COUNTS, MAX_CACHE, block_view, cache_view
 
@@ -219,7 +221,7 @@ def test_the_lesson_runs_to_the_end_without_the_emulators(monkeypatch):
         for module in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
             monkeypatch.delitem(sys.modules, module)
         monkeypatch.setitem(sys.modules, package, None)
-    monkeypatch.setattr(qemu, "qemu_binary", lambda: None)
+    monkeypatch.setattr(pc, "shutil", SimpleNamespace(which=lambda name: None))
     monkeypatch.setattr(show, "_hinted", set())
     shown: list[str] = []
     monkeypatch.setattr(show, "_display", lambda *items: shown.extend(map(str, items)))

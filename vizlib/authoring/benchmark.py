@@ -26,7 +26,6 @@ import itertools
 import math
 import os
 import platform
-import select
 import statistics
 import subprocess
 import sys
@@ -626,35 +625,13 @@ def instructions_per_second(machine, accel: str, target: float = 0.3) -> float:
 
 
 def qemu_seconds(qemu, accel: str, code: bytes) -> float:
-    """Seconds between the A and the B that `exit_guest` code prints, booted in QEMU (its COM1
-    on a pipe): the loop alone, without QEMU's start and the firmware's boot."""
-    with tempfile.TemporaryDirectory(prefix="course-bench-") as folder:
-        image = Path(folder) / "boot.img"
-        image.write_bytes(qemu.boot_sector(code))
-        argv = [
-            "stdio" if str(a).startswith("file:") else str(a)
-            for a in qemu.command(image, Path(folder) / "serial", accel)
-        ]
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            seen: dict[bytes, float] = {}
-            deadline = time.monotonic() + VMM_TIMEOUT
-            while b"B" not in seen and time.monotonic() < deadline:
-                ready, _, _ = select.select([process.stdout], [], [], 1.0)
-                if ready:
-                    byte = os.read(process.stdout.fileno(), 1)
-                    if not byte:
-                        break
-                    seen.setdefault(byte, time.perf_counter())
-            process.wait(timeout=10)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            _, stderr = process.communicate()
-    if not {b"A", b"B"} <= seen.keys():
-        why = stderr.decode(errors="replace").strip()[:200] or "no output"
+    """Seconds between the A and the B that `exit_guest` code prints, booted in QEMU
+    (`vizlib.machine.qemu`): the loop alone, without QEMU's start and the firmware's boot."""
+    run = qemu.run_in_qemu(qemu.boot_sector(code), accel, timeout=VMM_TIMEOUT)
+    if not run.serial.startswith(b"AB"):
+        why = run.stderr[:200] or ("timed out" if run.timed_out else "no output")
         raise ValueError(f"qemu -accel {accel} did not run the guest: {why}")
-    return seen[b"B"] - seen[b"A"]
+    return run.serial_times[1] - run.serial_times[0]
 
 
 def exit_cost(run: Callable[[bytes], float], count: int = LOOP_COUNT) -> float:

@@ -12,18 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vizlib.machine.vm import BOOT_ADDRESS
+
 # The guests' memory map (any free addresses do; these keep code and data apart).
 CODE_BASE = 0x1_0000  # where a program's first instruction is loaded
 DATA_BASE = 0x10_0000  # where its data array lives (1 MB)
 PAGE = 0x1000  # unicorn maps memory in 4 KB pages (its default page size on these CPUs)
 
-BOOT_ADDRESS = 0x7C00  # where a PC BIOS loads a boot sector (IBM PC BIOS convention)
-BOOT_SIGNATURE = b"\x55\xaa"  # the last two bytes of a bootable sector (BIOS convention)
-SECTOR = 512  # bytes in a boot sector
-COM1 = 0x3F8  # the first serial port's data register (IBM PC I/O map)
-DEBUG_EXIT_PORT = 0xF4  # QEMU's `-device isa-debug-exit,iobase=0xf4,iosize=0x04`
-EXIT_VALUE = 0x10  # what the boot sector writes there; QEMU exits with (0x10 << 1) | 1 = 33
+# The boot sector's line on COM1, and what it writes to isa-debug-exit (QEMU's exit status is
+# then (0x10 << 1) | 1 = 33, derived).
 BOOT_MESSAGE = b"Hello from the boot sector\r\n\0"
+EXIT_VALUE = 0x10
 
 
 @dataclass(frozen=True)
@@ -167,6 +166,7 @@ ARM_SPIN = GuestProgram(
 )
 
 # Runs in QEMU itself (`vizlib.emulation.qemu`), not in unicorn: it needs a PC's BIOS and ports.
+# Its message (BOOT_MESSAGE) follows the code in the sector.
 BOOT_SECTOR = GuestProgram(
     name="boot-sector",
     arch="x86-16",
@@ -212,9 +212,3 @@ def program(name: str) -> GuestProgram:
     if name not in PROGRAMS:
         raise ValueError(f"name must be one of {', '.join(PROGRAMS)}; got {name!r}")
     return PROGRAMS[name]
-
-
-def boot_image() -> bytes:
-    """The 512-byte boot sector: code, message, zeros, and the 55 AA signature. Lesson 06."""
-    body = BOOT_SECTOR.code + BOOT_MESSAGE
-    return body + bytes(SECTOR - len(BOOT_SIGNATURE) - len(body)) + BOOT_SIGNATURE

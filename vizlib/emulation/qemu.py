@@ -1,41 +1,25 @@
-"""Real QEMU, when it is installed: boot a tiny x86 boot sector and read TCG's block log.
+"""Lesson 06's boot sector in the real QEMU: the translation blocks TCG logged, live or stored.
 
-Lesson 06. `run_boot_sector` writes `programs.boot_image()` to a file, boots it with
-qemu-system-x86_64 on its TCG accelerator with `-d in_asm` (QEMU logs each translation block as
-it translates it), captures the serial line, and returns the blocks parsed from the log. The
-guest powers off through QEMU's isa-debug-exit device, so QEMU's exit status is
-(value << 1) | 1. Without QEMU, `stored_boot_log()` returns a log recorded when the course was
-written (vizlib/emulation/data/boot_sector_in_asm.log, whose header says how).
+`run_boot_sector` boots `programs.BOOT_SECTOR` (with its message) in qemu-system-x86_64 on its TCG
+accelerator with `-d in_asm`, through `vizlib.machine.qemu` (QEMU logs each translation block as
+it translates it), and returns the blocks parsed from the log. The guest powers off through
+QEMU's isa-debug-exit device, so QEMU's exit status is (value << 1) | 1. Without QEMU,
+`stored_boot_log()` returns a log recorded when the course was written
+(vizlib/emulation/data/boot_sector_in_asm.log, whose header says how).
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from vizlib.emulation.cpus import Instruction
 from vizlib.emulation.errors import EmulationError, EmulatorMissing
-from vizlib.emulation.programs import (
-    BOOT_ADDRESS,
-    DEBUG_EXIT_PORT,
-    EXIT_VALUE,
-    SECTOR,
-    boot_image,
-)
+from vizlib.emulation.programs import BOOT_MESSAGE, BOOT_SECTOR, EXIT_VALUE
+from vizlib.machine import qemu as pc
+from vizlib.machine.vm import BOOT_ADDRESS
 
-BINARY = "qemu-system-x86_64"
-INSTALL = (
-    "install it with `sudo apt-get install qemu-system-x86` (Debian, Ubuntu), "
-    "`sudo dnf install qemu-system-x86` (Fedora) or `brew install qemu` (macOS), then re-run the "
-    "cell"
-)
-TIMEOUT = 20.0  # seconds; the boot takes a fraction of a second under TCG
-EXPECTED_EXIT = (EXIT_VALUE << 1) | 1  # isa-debug-exit: QEMU exits with (value << 1) | 1
 STORED_LOG = "boot_sector_in_asm.log"
 _INSTRUCTION = re.compile(r"0x([0-9a-fA-F]+):\s+((?:[0-9a-f]{2} )*)\s*(\S.*?)\s*$")
 _KEY = re.compile(r"# (serial|exit status|blocks logged|recorded with): (.*)$")
@@ -50,8 +34,8 @@ class LoggedBlock:
 
 
 @dataclass(frozen=True)
-class BootRun:
-    """What QEMU did with the boot sector: serial output, exit status, translated blocks.
+class BootLog:
+    """The boot sector's run in QEMU as the lesson shows it: serial line, exit status, blocks.
 
     Lesson 06. `stored` is True for the log recorded when the course was written.
     """
@@ -64,47 +48,15 @@ class BootRun:
     stored: bool
 
     @property
-    def exit_value(self) -> int:
+    def exit_value(self) -> int | None:
         """The value the guest wrote to the isa-debug-exit port."""
-        return self.exit_status >> 1
+        return pc.debug_exit_value(self.exit_status)
 
     @property
     def boot_blocks(self) -> tuple[LoggedBlock, ...]:
         """The blocks of the boot sector's own code, in the order QEMU translated them."""
-        return tuple(b for b in self.blocks if BOOT_ADDRESS <= b.address < BOOT_ADDRESS + SECTOR)
-
-
-def qemu_binary() -> str | None:
-    """The path of qemu-system-x86_64, or None when it is not installed. Lesson 06."""
-    return shutil.which(BINARY)
-
-
-def command(image: Path, log: Path) -> list[str]:
-    """The QEMU command line that boots `image` on TCG and logs blocks to `log`. Lesson 06."""
-    return [
-        BINARY,
-        "-accel",
-        "tcg",  # QEMU's own translator, even where KVM is available: its blocks are logged
-        "-machine",
-        "pc",
-        "-m",
-        "32",
-        "-display",
-        "none",
-        "-serial",
-        "stdio",  # COM1 -> QEMU's standard output
-        "-monitor",
-        "none",
-        "-no-reboot",
-        "-drive",
-        f"format=raw,file={image},if=floppy",
-        "-device",
-        f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
-        "-d",
-        "in_asm",
-        "-D",
-        str(log),
-    ]
+        end = BOOT_ADDRESS + pc.SECTOR
+        return tuple(b for b in self.blocks if BOOT_ADDRESS <= b.address < end)
 
 
 def parse_in_asm(text: str) -> tuple[LoggedBlock, ...]:
@@ -127,46 +79,38 @@ def parse_in_asm(text: str) -> tuple[LoggedBlock, ...]:
     return tuple(LoggedBlock(b[0].address, tuple(b)) for b in blocks if b)
 
 
-def run_boot_sector(timeout: float = TIMEOUT) -> BootRun:
+def run_boot_sector(timeout: float = pc.TIMEOUT) -> BootLog:
     """Boot the course's boot sector in QEMU (TCG) and log its translation blocks. Lesson 06.
 
     Raises EmulatorMissing without qemu-system-x86_64, EmulationError if QEMU fails or is
     still running after `timeout` seconds (it is then killed).
     """
-    if not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
-    if qemu_binary() is None:
-        raise EmulatorMissing(BINARY, INSTALL)
-    version = subprocess.run([BINARY, "--version"], capture_output=True, text=True, timeout=timeout)
-    with tempfile.TemporaryDirectory(prefix="boot-sector-") as folder:
-        image, log = Path(folder) / "boot.img", Path(folder) / "in_asm.log"
-        image.write_bytes(boot_image())
-        try:
-            done = subprocess.run(
-                command(image, log), capture_output=True, text=True, timeout=timeout
-            )
-        except subprocess.TimeoutExpired:
-            raise EmulationError(
-                f"QEMU was still running after {timeout:g} s and was stopped: the guest never "
-                "reached the isa-debug-exit port"
-            ) from None
-        text = log.read_text(errors="replace") if log.exists() else ""
-    if done.returncode != EXPECTED_EXIT:
+    reason = pc.unavailable_reason()
+    if reason:
+        raise EmulatorMissing(pc.BINARY, f"install it with {pc.INSTALL_HINT}, then re-run the cell")
+    image = pc.boot_sector(BOOT_SECTOR.code + BOOT_MESSAGE)
+    run = pc.run_in_qemu(image, "tcg", timeout, in_asm=True)
+    if run.timed_out:
         raise EmulationError(
-            f"QEMU exited with status {done.returncode}, not {EXPECTED_EXIT}: "
-            f"{done.stderr.strip()[-300:] or 'no message'}"
+            f"QEMU was still running after {timeout:g} s and was stopped: the guest never "
+            "reached the isa-debug-exit port"
         )
-    blocks = parse_in_asm(text)
-    first_line = version.stdout.splitlines()[0] if version.stdout else BINARY
-    return BootRun(done.stdout, done.returncode, blocks, len(blocks), first_line, stored=False)
+    if run.exit_code != EXIT_VALUE:
+        raise EmulationError(
+            f"QEMU exited with status {run.status}, not {pc.exit_status(EXIT_VALUE)}: "
+            f"{run.stderr[-300:] or 'no message'}"
+        )
+    blocks = parse_in_asm(run.in_asm or "")
+    serial = run.serial.decode(errors="replace").strip()
+    return BootLog(serial, run.status, blocks, len(blocks), pc.version(), stored=False)
 
 
-def stored_boot_log() -> BootRun:
+def stored_boot_log() -> BootLog:
     """The boot sector's run as recorded when the course was written (QEMU 7.2). Lesson 06."""
     text = resources.files("vizlib.emulation").joinpath("data", STORED_LOG).read_text()
     keys = dict(m.groups() for m in map(_KEY.match, text.splitlines()) if m)
-    return BootRun(
-        serial=keys["serial"] + "\n",
+    return BootLog(
+        serial=keys["serial"],
         exit_status=int(keys["exit status"]),
         blocks=parse_in_asm(text),
         blocks_logged=int(keys["blocks logged"]),

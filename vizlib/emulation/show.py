@@ -15,6 +15,7 @@ from vizlib.emulation import blocks, cpus, qemu
 from vizlib.emulation.errors import EmulationError, EmulatorMissing, GuestError
 from vizlib.emulation.optional import versions
 from vizlib.emulation.programs import GuestProgram, program
+from vizlib.machine import qemu as pc
 from vizlib.tables import markdown_table
 
 TRACE_SHOWN = 12  # block executions listed one by one before the rest is summed up
@@ -72,8 +73,8 @@ def show_status() -> None:
         "keystone": "assembles your own guest code (optional)",
     }
     rows = [(name, version or "not installed", uses[name]) for name, version in versions().items()]
-    path = qemu.qemu_binary()
-    rows.append((qemu.BINARY, "installed" if path else "not installed", "boots a real PC (TCG)"))
+    state = "not installed" if pc.unavailable_reason() else "installed"
+    rows.append((pc.BINARY, state, "boots a real PC (TCG)"))
     _display(markdown_table(["Package", "Version", "Used to"], rows))
 
 
@@ -166,7 +167,7 @@ def show_speeds(guest: GuestProgram | str = "ppc-sum", repeats: int = 3) -> None
     _display(markdown_table(header, rows), emulation_speeds(result))
 
 
-def _block_listing(boot: qemu.BootRun) -> str:
+def _block_listing(boot: qemu.BootLog) -> str:
     lines = []
     for number, block in enumerate(boot.boot_blocks, 1):
         lines.append(
@@ -176,7 +177,7 @@ def _block_listing(boot: qemu.BootRun) -> str:
     return "```\n" + "\n".join(lines) + "\n```"
 
 
-def show_boot_sector(timeout: float = qemu.TIMEOUT) -> None:
+def show_boot_sector(timeout: float = pc.TIMEOUT) -> None:
     """Boot the boot sector in QEMU and show TCG's block log; a stored log without QEMU.
 
     Lesson 06.
@@ -194,7 +195,7 @@ def show_boot_sector(timeout: float = qemu.TIMEOUT) -> None:
         )
     _display(
         origin,
-        f"Serial output (COM1): `{boot.serial.strip()}`",
+        f"Serial output (COM1): `{boot.serial}`",
         f"Exit status {boot.exit_status} = ({boot.exit_value:#x} << 1) | 1: the value the guest "
         "wrote to the isa-debug-exit port.",
         f"QEMU translated {boot.blocks_logged:,} blocks, {len(boot.boot_blocks)} of them the "

@@ -7,7 +7,8 @@
 
 Modules: `vm` (VirtualMachine), `kvm` (KvmSession: the KVM API step by step) on `kvm_api` (ioctl
 numbers and structures), `tcg` (unicorn), `devices` and `memory` (the machine both share),
-`guests` (the lessons' programs), `asm` (assembling listings), `results`, `errors`.
+`guests` (the lessons' programs), `asm` (assembling listings), `results`, `errors`, and `qemu`
+(a boot sector of the same bytes in the real qemu-system-x86_64).
 """
 
 from vizlib.machine.errors import AcceleratorUnavailable, GuestCrashed, GuestTimeout, MachineError

@@ -49,3 +49,7 @@ class GuestCrashed(MachineError):
         self.reason = reason
         self.registers = registers
         self.result = result
+
+
+class QemuMissing(MachineError):
+    """qemu-system-x86_64 is not installed; the message says how to install it. Lesson 08."""

@@ -20,7 +20,7 @@ from vizlib.machine.devices import DISPLAY_COLUMNS, MmioDevice, PortDevice
 from vizlib.machine.errors import GuestCrashed, GuestTimeout
 from vizlib.machine.guests import Guest
 from vizlib.machine.results import RunResult
-from vizlib.machine.vm import VirtualMachine
+from vizlib.machine.vm import VirtualMachine, run_guest
 
 # Each device's guest from `guests`, with the message it prints.
 DEVICES = {
@@ -165,9 +165,7 @@ def time_guests(guests: Sequence[Guest], accels: Sequence[str], runs: int = 5) -
     results = [[] for _ in pairs]
     for _ in range(runs):
         for (guest, accel), done in zip(pairs, results, strict=True):
-            with VirtualMachine(accel=accel) as vm:
-                vm.load(guest.code, guest.address, guest.registers)
-                done.append(vm.run(timeout=10))
+            done.append(run_guest(guest, accel, timeout=10))
     return [
         Timing(
             guest.name,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vizlib.machine.vm import BOOT_ADDRESS
+
 
 @dataclass(frozen=True)
 class Guest:
@@ -29,7 +31,7 @@ class Guest:
     description: str
     listing: str
     code: bytes
-    address: int = 0x7C00
+    address: int = BOOT_ADDRESS
     registers: dict[str, int] = field(default_factory=dict)
     serial: bytes = b""
     exit_code: int | None = None

@@ -1,28 +1,35 @@
-"""The same guest in real QEMU: a boot sector on a disk image, booted by QEMU. Lesson 08.
+"""Real QEMU: a boot sector of guest bytes, booted by qemu-system-x86_64. Lessons 06 and 08.
 
 QEMU's PC firmware (SeaBIOS) loads the first 512-byte sector of the boot disk at 0x7c00 and jumps
-to it, if the sector ends with the signature 0x55 0xAA. The guest prints on COM1, which
-`-serial file:PATH` writes to a file, and powers off through isa-debug-exit, which makes QEMU exit
-with status (value << 1) | 1. Nothing here needs root, and a timeout stops a guest that never
-powers off.
+to it, if the sector ends with the signature 0x55 0xAA (`boot_sector` makes one from guest bytes).
+`run_in_qemu` boots such an image under `-accel tcg` or `-accel kvm`: the guest prints on COM1,
+which QEMU sends to its standard output (read here as it arrives, with the time of each byte), and
+powers off through isa-debug-exit, which makes QEMU exit with status (value << 1) | 1. Under TCG it
+can also log each translation block as QEMU translates it (`-d in_asm`). Nothing here needs root,
+and a timeout stops a guest that never powers off.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vizlib.machine.devices import DEBUG_EXIT_PORT
+from vizlib.machine.errors import QemuMissing
 from vizlib.machine.guests import HELLO, Guest
 
 BINARY = "qemu-system-x86_64"
 SECTOR = 512  # bytes in a PC disk sector, all a BIOS loads
 SIGNATURE = b"\x55\xaa"  # the last two bytes of a bootable sector (IBM PC BIOS convention)
 ACCELS = ("tcg", "kvm")
+TIMEOUT = 20.0  # seconds; this course's choice: a boot takes well under a second under TCG
+MAX_TIMEOUT = 600.0  # seconds; this course's choice: the longest run a cell or benchmark may ask
 INSTALL_HINT = (
     "`sudo apt-get install qemu-system-x86` (Debian/Ubuntu), `sudo dnf install qemu-system-x86` "
     "(Fedora), `brew install qemu` (macOS) or `conda install -c conda-forge qemu`"
@@ -81,18 +88,35 @@ def exit_status(value: int) -> int:
     return (value << 1) | 1
 
 
+def debug_exit_value(status: int | None) -> int | None:
+    """The isa-debug-exit value behind QEMU's exit `status` (odd), else None. Lesson 08."""
+    if status is None or status % 2 == 0:
+        return None
+    return status >> 1
+
+
 def unavailable_reason() -> str | None:
-    """Why QEMU cannot run here (with how to install it), or None if it can."""
+    """Why QEMU cannot run here (with how to install it), or None if it can. Lesson 06."""
     if shutil.which(BINARY) is None:
         return f"{BINARY} is not installed; install it with {INSTALL_HINT}"
     return None
 
 
-def command(image: Path, serial: Path, accel: str) -> list[str]:
-    """The qemu-system-x86_64 command line that boots `image` (the lesson prints it)."""
+def version() -> str:
+    """QEMU's version line, e.g. "QEMU emulator version 7.2.22 (...)". Lesson 06."""
+    _require_qemu()
+    done = subprocess.run([BINARY, "--version"], capture_output=True, text=True, timeout=TIMEOUT)
+    return (done.stdout.splitlines() or [BINARY])[0]
+
+
+def command(image: Path, accel: str = "tcg", log: Path | None = None) -> list[str]:
+    """The qemu-system-x86_64 command line that boots `image`; with `log`, TCG logs each block
+    it translates there (`-d in_asm`). Lessons 06 and 08 print it."""
     if accel not in ACCELS:
         raise ValueError(f"accel must be one of {ACCELS}, got {accel!r}")
-    return [
+    if log is not None and accel != "tcg":
+        raise ValueError(f"log: only TCG translates blocks to log; use accel 'tcg', not {accel!r}")
+    argv = [
         BINARY,
         "-accel",
         accel,
@@ -100,30 +124,35 @@ def command(image: Path, serial: Path, accel: str) -> list[str]:
         "-display",
         "none",
         "-serial",
-        f"file:{serial}",
+        "stdio",  # COM1 -> QEMU's standard output
         "-device",
         f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
         "-drive",
         f"format=raw,file={image}",
         "-no-reboot",
     ]
+    return argv + (["-d", "in_asm", "-D", str(log)] if log is not None else [])
 
 
 @dataclass(frozen=True)
 class QemuRun:
-    """What a run of qemu-system-x86_64 gave. Lesson 08.
+    """What a run of qemu-system-x86_64 gave. Lessons 06 and 08.
 
-    status: QEMU's exit status (None after a timeout); serial: what the guest printed on COM1;
-    stderr: QEMU's messages. Status 1 is also how QEMU reports its own errors (then `stderr`
-    explains), so `exit_code` 0 is certain only when stderr is empty.
+    status: QEMU's exit status (None after a timeout); serial: what the guest printed on COM1,
+    and serial_times: for each of its bytes, the seconds from QEMU's start to its arrival;
+    stderr: QEMU's messages; in_asm: the `-d in_asm` log when asked for, else None. Status 1 is
+    also how QEMU reports its own errors (then `stderr` explains), so `exit_code` 0 is certain
+    only when stderr is empty.
     """
 
     accel: str
     command: tuple[str, ...]
     status: int | None
     serial: bytes
+    serial_times: tuple[float, ...] = field(repr=False)
     stderr: str
     wall_time: float
+    in_asm: str | None = field(default=None, repr=False)
 
     @property
     def timed_out(self) -> bool:
@@ -132,35 +161,67 @@ class QemuRun:
 
     @property
     def exit_code(self) -> int | None:
-        """The isa-debug-exit value behind an odd exit status, else None."""
-        if self.status is None or self.status % 2 == 0:
-            return None
-        return self.status >> 1
+        """The value the guest wrote to isa-debug-exit, read from the exit status, else None."""
+        return debug_exit_value(self.status)
 
 
-def run_in_qemu(code: bytes, accel: str = "tcg", timeout: float = 20.0) -> QemuRun:
-    """Boot `code` as a boot sector in qemu-system-x86_64; kill it after `timeout` s. Lesson 08.
-
-    Raises ValueError when QEMU is not installed (the message says how to install it).
-    """
+def _require_qemu() -> None:
     reason = unavailable_reason()
     if reason:
-        raise ValueError(f"qemu: {reason}")
-    if not (isinstance(timeout, (int, float)) and 0 < timeout <= 600):
-        raise ValueError(f"timeout must be a number of seconds in (0, 600], got {timeout!r}")
+        raise QemuMissing(reason)
+
+
+def _read_serial(stream, start: float, serial: bytearray, times: list[float]) -> None:
+    """Append COM1's bytes from QEMU's standard output to `serial` until QEMU closes it, and to
+    `times` the seconds after `start` at which each arrived (runs in a thread). One byte per read,
+    so that each is timed when QEMU writes it, not with the bytes after it."""
+    while byte := os.read(stream.fileno(), 1):
+        serial += byte
+        times.append(time.perf_counter() - start)
+
+
+def run_in_qemu(
+    image: bytes, accel: str = "tcg", timeout: float = TIMEOUT, in_asm: bool = False
+) -> QemuRun:
+    """Boot the disk `image` (see `boot_sector`) in qemu-system-x86_64; kill it after `timeout`
+    seconds. With `in_asm`, TCG's log of the blocks it translated comes back too. Lessons 06, 08.
+
+    Raises QemuMissing when QEMU is not installed (the message says how to install it).
+    """
+    _require_qemu()
+    if not (isinstance(image, bytes) and len(image) == SECTOR and image.endswith(SIGNATURE)):
+        raise ValueError(f"image must be {SECTOR} bytes ending in 55 aa; make it with boot_sector")
+    if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
+        raise ValueError(
+            f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
+        )
     with tempfile.TemporaryDirectory(prefix="vizlib-qemu-") as folder:
-        image, serial = Path(folder, "boot.img"), Path(folder, "serial.txt")
-        image.write_bytes(boot_sector(code))
-        argv = command(image, serial, accel)
-        start = time.perf_counter()
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-            status, stderr = done.returncode, done.stderr
-        except subprocess.TimeoutExpired as e:  # subprocess.run has killed QEMU already
-            partial = e.stderr or b""
-            status = None
-            stderr = partial.decode(errors="replace") if isinstance(partial, bytes) else partial
-        wall_time = time.perf_counter() - start
-        printed = serial.read_bytes() if serial.exists() else b""
+        disk, log = Path(folder, "boot.img"), Path(folder, "in_asm.log")
+        disk.write_bytes(image)
+        argv = command(disk, accel, log if in_asm else None)
+        with tempfile.TemporaryFile() as stderr:
+            start = time.perf_counter()
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
+            )
+            serial, times = bytearray(), []
+            reader = threading.Thread(
+                target=_read_serial, args=(process.stdout, start, serial, times), daemon=True
+            )
+            reader.start()
+            try:
+                status = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                status = None
+            finally:
+                if process.poll() is None:  # timed out (or interrupted): stop QEMU
+                    process.kill()
+                    process.wait()
+                reader.join()  # QEMU is gone: the reader has seen the end of its output
+                process.stdout.close()
+            wall_time = time.perf_counter() - start
+            stderr.seek(0)
+            messages = stderr.read().decode(errors="replace").strip()
+        text = log.read_text(errors="replace") if in_asm and log.exists() else None
     shown = tuple(str(a).replace(folder, "$TMP") for a in argv)
-    return QemuRun(accel, shown, status, printed, stderr.strip(), wall_time)
+    return QemuRun(accel, shown, status, bytes(serial), tuple(times), messages, wall_time, text)

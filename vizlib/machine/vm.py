@@ -27,7 +27,7 @@ from vizlib.machine.memory import GuestMemory
 from vizlib.machine.results import REGISTER_NAMES, RunResult
 
 ACCELS = ("auto", "kvm", "tcg")
-BOOT_ADDRESS = 0x7C00  # where a PC BIOS loads the boot sector
+BOOT_ADDRESS = 0x7C00  # where a PC BIOS loads the boot sector (IBM PC BIOS convention)
 SEGMENT_SIZE = 0x10000  # real mode: CS = 0 reaches offsets 0..0xffff
 LOADABLE_REGISTERS = ("ax", "bx", "cx", "dx", "si", "di", "sp", "bp", "flags", "ds", "es", "ss")
 

@@ -103,32 +103,44 @@ def technique_bars(workload: Workload, cpu: str = "modern") -> Figure:
 
     Horizontal bars on a log scale, the fastest one labelled; a hatched bar is hypothetical.
     """
-    predictions = [costmodel.predict(workload, t, cpu) for t in TECHNIQUES[1:]]
-    best = min(predictions, key=lambda p: p.slowdown)
+    techniques = TECHNIQUES[1:]
+    predictions = [costmodel.predict(workload, t, cpu) for t in techniques]
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    labels = [TECHNIQUE_LABELS[p.technique] for p in predictions]
-    bars = ax.barh(
-        labels,
-        [p.slowdown for p in predictions],
-        color=[TECHNIQUE_COLORS[p.technique] for p in predictions],
-        hatch=[HYPOTHETICAL_HATCH if p.hypothetical else None for p in predictions],
+    ax.barh(
+        [TECHNIQUE_LABELS[t] for t in techniques],
+        [1] * len(techniques),
+        color=[TECHNIQUE_COLORS[t] for t in techniques],
         edgecolor="white",
         linewidth=0,
         height=0.6,
     )
-    marks = [f" {_times(p.slowdown)}x" + ("  fastest" if p is best else "") for p in predictions]
-    ax.bar_label(bars, labels=marks, fontsize=8)
     ax.axvline(1, color=TECHNIQUE_COLORS["native"], linewidth=1)
-    _log_ticks(ax, "x", max(20.0, max(p.slowdown for p in predictions) * 3))
     ax.invert_yaxis()
     ax.set_xlabel("run time / native run time (model, log scale)")
-    hypothetical = any(p.hypothetical for p in predictions)
-    note = "; hatched: a technique this CPU never had" if hypothetical else ""
-    ax.set_title(f"{workload.name} on the {cpu} CPU{note}", fontsize=10)
     _tidy(ax)
+    show_slowdowns(fig, predictions, f"{workload.name} on the {cpu} CPU")
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def show_slowdowns(fig: Figure, predictions: Sequence[costmodel.Prediction], title: str) -> None:
+    """Draw one workload's `predictions` (one per technique but native, in TECHNIQUES' order) on a
+    `technique_bars` figure, in place of what it showed. Lesson 10."""
+    best = min(predictions, key=lambda p: p.slowdown)
+    ax = fig.axes[0]
+    bars = ax.containers[0]
+    for bar, p in zip(bars, predictions, strict=True):
+        bar.set_width(p.slowdown)
+        bar.set_hatch(HYPOTHETICAL_HATCH if p.hypothetical else None)
+    for text in list(ax.texts):  # the labels of the previous workload
+        text.remove()
+    marks = [f" {_times(p.slowdown)}x" + ("  fastest" if p is best else "") for p in predictions]
+    ax.bar_label(bars, labels=marks, fontsize=8)
+    _log_ticks(ax, "x", max(20.0, max(p.slowdown for p in predictions) * 3))
+    hypothetical = any(p.hypothetical for p in predictions)
+    note = "; hatched: a technique this CPU never had" if hypothetical else ""
+    ax.set_title(title + note, fontsize=10)
 
 
 def nested_costs(events: Sequence[str] = nested.EVENTS) -> Figure:

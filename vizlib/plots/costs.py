@@ -12,6 +12,7 @@ from functools import cache
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from vizlib.plots.marks import MOVING, moving
 from vizlib.sim import bt, costmodel
 from vizlib.sim.costmodel import CAUSES, TECHNIQUES, WORKLOADS
 
@@ -34,6 +35,12 @@ TECHNIQUE_COLORS = {
     "hardware-assisted": "#4477AA",
     "hardware-assisted-ept": "#66CCEE",
 }
+PAYOFF_LINES = {  # the lines of `translation_payoff`, in drawing order
+    "binary translation": TECHNIQUE_COLORS["binary-translation"],
+    "interpreter": TECHNIQUE_COLORS["emulation"],
+    "native": TECHNIQUE_COLORS["native"],
+}
+BREAK_EVEN = "break-even"  # the gid of the break-even line and its label
 TECHNIQUE_LABELS = {
     "native": "native",
     "emulation": "emulation",
@@ -173,15 +180,7 @@ def pte_update_costs(cpu: str = "p4", batch: int | None = None) -> Figure:
                 fontsize=8,
             )
     if batch is not None:
-        cost = costmodel.cost_per_pte_update("paravirtualization", cpu, batch)
-        ax.plot([batch], [cost], "o", color=TECHNIQUE_COLORS["paravirtualization"])
-        ax.annotate(
-            f"batch {batch}: {cost:,.0f}",
-            (batch, cost),
-            xytext=(6, -14),
-            fontsize=8,
-            textcoords="offset points",
-        )
+        mark_batch(fig, cpu, batch)
     ax.set_xscale("log", base=2)
     ticks = [2**k for k in range(12)]
     ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
@@ -200,34 +199,71 @@ def pte_update_costs(cpu: str = "p4", batch: int | None = None) -> Figure:
     return fig
 
 
+def mark_batch(fig: Figure, cpu: str, batch: int) -> None:
+    """Mark `batch` on a `pte_update_costs` figure of `cpu` with a dot and its cost, or move the
+    mark there. Lesson 04. Right of the middle, the label goes left of the dot, inside the axes."""
+    cost = costmodel.cost_per_pte_update("paravirtualization", cpu, batch)
+    ax = fig.axes[0]
+    mark = moving(fig)
+    if not mark:
+        color = TECHNIQUE_COLORS["paravirtualization"]
+        dot = ax.plot([], [], "o", color=color, gid=MOVING)[0]
+        label = ax.annotate("", (1, 1), (6, -14), "data", "offset points", fontsize=8, gid=MOVING)
+        mark = [dot, label]
+    dot, label = mark
+    dot.set_data([batch], [cost])
+    left = batch * batch > costmodel.MAX_PV_BATCH  # in the right half of the log axis
+    label.xy = (batch, cost)
+    label.set(text=f"batch {batch}: {cost:,.0f}", ha="right" if left else "left")
+    label.xyann = (-6 if left else 6, -14)
+
+
 def translation_payoff(program: bt.Program, iterations: int, cache_size: int = 8) -> Figure:
     """Total cycles of a guest routine against its loop count: translated, interpreted, native.
 
     Lesson 03. A dotted line marks the break-even loop count when it falls inside the plot.
     """
-    runs = bt.sweep(program, iterations, cache_size)
-    counts = [r.iterations for r in runs]
+    runs, even = bt.sweep(program, iterations, cache_size), bt.break_even(program, cache_size)
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    lines = (
-        ("binary translation", [r.cycles for r in runs], TECHNIQUE_COLORS["binary-translation"]),
-        ("interpreter", [r.interpreted_cycles for r in runs], TECHNIQUE_COLORS["emulation"]),
-        ("native", [r.native_cycles for r in runs], TECHNIQUE_COLORS["native"]),
-    )
-    for label, values, color in lines:
-        ax.plot(counts, [v / 1000 for v in values], color=color, label=label, marker=".")
-    even = bt.break_even(program, cache_size)
-    if even is not None and even <= iterations:
-        ax.axvline(even, color="#333333", linestyle=":", linewidth=1)
-        ax.annotate(
-            f"break-even: {even}", (even, 0), xytext=(4, 4), textcoords="offset points", fontsize=8
-        )
+    for label, color in PAYOFF_LINES.items():
+        ax.plot([], [], color=color, label=label, marker=".")
     ax.set_xlabel("loop iterations")
     ax.set_ylabel("thousands of cycles (model)")
-    ax.set_ylim(bottom=0)
-    title = f"Translate once or interpret every time? (cache of {cache_size} TUs)"
-    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     _tidy(ax)
+    show_payoff(fig, runs, even)
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def show_payoff(fig: Figure, runs: Sequence[bt.Run], even: int | None) -> None:
+    """Draw `runs` (`bt.sweep`: 1, 2, ... iterations) and the break-even `even` (`bt.break_even`)
+    on a `translation_payoff` figure, in place of what it showed. Lesson 03."""
+    ax = fig.axes[0]
+    counts = [r.iterations for r in runs]
+    values = (
+        [r.cycles for r in runs],
+        [r.interpreted_cycles for r in runs],
+        [r.native_cycles for r in runs],
+    )
+    for line, ys in zip(ax.lines[: len(PAYOFF_LINES)], values, strict=True):
+        line.set_data(counts, [v / 1000 for v in ys])
+    for old in fig.findobj(lambda artist: artist.get_gid() == BREAK_EVEN):
+        old.remove()
+    if even is not None and even <= counts[-1]:
+        ax.axvline(even, color="#333333", linestyle=":", linewidth=1, gid=BREAK_EVEN)
+        ax.annotate(
+            f"break-even: {even}",
+            (even, 0),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=8,
+            gid=BREAK_EVEN,
+        )
+    ax.relim()
+    ax.set_autoscale_on(True)
+    ax.autoscale_view()
+    ax.set_ylim(bottom=0)
+    title = f"Translate once or interpret every time? (cache of {runs[0].cache_size} TUs)"
+    ax.set_title(title, fontsize=10)

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from vizlib.diagrams.style import LAYERS
+from vizlib.plots.marks import MOVING, moving
 from vizlib.sim import paging, tlb, vmexit
 from vizlib.sim.paging_costs import CrossoverGrid
 
@@ -138,7 +139,7 @@ def crossover_map(grid: CrossoverGrid, point: tuple[float, float] | None = None)
     bar.set_ticks(ticks, labels=[f"{2.0**t:g}×" for t in ticks])
     bar.set_label("shadow time / EPT time", fontsize=8)
     if point is not None:
-        ax.plot(*point, marker="*", markersize=14, color="gold", markeredgecolor="black")
+        mark_workload(fig, point)
     ax.set_yscale("log")
     ax.set_xlabel("TLB misses per million instructions")
     ax.set_ylabel("page-table updates\nper million instructions")
@@ -148,3 +149,14 @@ def crossover_map(grid: CrossoverGrid, point: tuple[float, float] | None = None)
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def mark_workload(fig: Figure, point: tuple[float, float]) -> None:
+    """Mark the workload `point` (TLB misses, updates) on a `crossover_map` with a star, or move
+    the star there. Lesson 05."""
+    star = moving(fig)
+    if star:
+        star[0].set_data([point[0]], [point[1]])
+    else:
+        style = {"marker": "*", "markersize": 14, "color": "gold", "markeredgecolor": "black"}
+        fig.axes[0].plot(*point, **style, gid=MOVING)

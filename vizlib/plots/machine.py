@@ -26,6 +26,9 @@ TICKS = {
 }
 
 
+DEVICE_PANELS = ("exits (log scale)", "µs of wall time per run", "µs of wall time per exit")
+
+
 def _tidy(ax) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
@@ -41,33 +44,51 @@ def exit_kind(exit_: Exit) -> str:
 
 def exit_profile(result: RunResult, title: str | None = None) -> Figure:
     """One run: its exits by kind, and the wall time per exit. Lesson 07."""
-    kinds = Counter(exit_kind(e) for e in result.exits)
     fig, (count_ax, time_ax) = plt.subplots(
         1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [3, 1]}
     )
-    color = ACCEL_COLORS[result.accel]
+    count_ax.set_ylabel("exits")
+    count_ax.tick_params(axis="x", labelsize=8)
+    time_ax.set_ylabel("µs of wall time per exit")
+    for ax in (count_ax, time_ax):
+        _tidy(ax)
+    show_exit_profile(fig, result, title)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _bars(ax, labels: list[str], values: list[float], **style):
+    """Bars at 0, 1, ... with `labels` as ticks, in place of the axes' bars and texts."""
+    for old in [*ax.containers, *ax.texts]:
+        old.remove()
+    bars = ax.bar(range(len(values)), values, **style)
+    ax.set_xticks(range(len(labels)), labels)
+    ax.relim()
+    ax.autoscale_view(scaley=False)  # the caller sets the y limits
+    return bars
+
+
+def show_exit_profile(fig: Figure, result: RunResult, title: str | None = None) -> None:
+    """Draw `result` on an `exit_profile` figure, in place of what it showed. Lesson 07."""
+    count_ax, time_ax = fig.axes
+    kinds = Counter(exit_kind(e) for e in result.exits)
+    style = {"color": ACCEL_COLORS[result.accel], "edgecolor": "#333333"}
+    bars = _bars(count_ax, list(kinds), list(kinds.values()), **style)
     if kinds:
-        bars = count_ax.bar(list(kinds), list(kinds.values()), color=color, edgecolor="#333333")
         count_ax.bar_label(bars, fontsize=8, padding=2)
         count_ax.set_ylim(0, max(kinds.values()) * 1.2)
     else:
         count_ax.text(0.5, 0.5, "no exit", ha="center", va="center", transform=count_ax.transAxes)
-    count_ax.set_ylabel("exits")
-    count_ax.tick_params(axis="x", labelsize=8)
+        count_ax.set_ylim(0, 1)
     per_exit = result.wall_time * 1e6 / max(len(result.exits), 1)
-    bar = time_ax.bar([result.accel], [per_exit], color=color, edgecolor="#333333")
+    bar = _bars(time_ax, [result.accel], [per_exit], **style)
     time_ax.bar_label(bar, labels=[f"{per_exit:.1f} µs"], fontsize=8, padding=2)
     time_ax.set_ylim(0, per_exit * 1.25 or 1)
-    time_ax.set_ylabel("µs of wall time per exit")
-    for ax in (count_ax, time_ax):
-        _tidy(ax)
     fig.suptitle(
         title or f"{len(result.exits)} exits in {result.wall_time * 1e3:.2f} ms on {result.accel}",
         fontsize=10,
     )
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
 
 
 def device_exits(runs: Mapping[str, RunResult], length: int) -> Figure:
@@ -76,35 +97,45 @@ def device_exits(runs: Mapping[str, RunResult], length: int) -> Figure:
     `runs` maps a device of `experiments.DEVICES` to its run; the exit axis is logarithmic. The
     time per exit includes the fixed cost of starting a run, shared by few exits or by many.
     """
+    _check_runs(runs)
+    fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4))
+    for ax, label in zip(axes, DEVICE_PANELS, strict=True):
+        ax.set_ylabel(label)
+        ax.tick_params(axis="x", labelsize=7)
+        _tidy(ax)
+    axes[0].set_yscale("log")
+    show_device_exits(fig, runs, length)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _check_runs(runs: Mapping[str, RunResult]) -> None:
     unknown = set(runs) - set(DEVICE_LABELS)
     if unknown or not runs:
         raise ValueError(f"runs must map devices among {list(DEVICE_LABELS)}, got {list(runs)}")
+
+
+def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -> None:
+    """Draw `runs` of a message of `length` bytes on a `device_exits` figure, in place of what it
+    showed. Lesson 08."""
+    _check_runs(runs)
     names = list(runs)
     ticks = [TICKS[name] for name in names]
     colors = [PARAVIRTUAL if name == "pv-console" else EMULATED for name in names]
     exits = [len(runs[name].exits) for name in names]
     total = [runs[name].wall_time * 1e6 for name in names]
     per_exit = [t / max(n, 1) for t, n in zip(total, exits, strict=True)]
-    fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4))
-    panels = (
-        (exits, "exits (log scale)", "{:,d}"),
-        (total, "µs of wall time per run", "{:,.0f}"),
-        (per_exit, "µs of wall time per exit", "{:,.1f}"),
-    )
-    for ax, (values, label, form) in zip(axes, panels, strict=True):
-        bars = ax.bar(ticks, values, color=colors, edgecolor="#333333")
+    panels = ((exits, "{:,d}"), (total, "{:,.0f}"), (per_exit, "{:,.1f}"))
+    for ax, (values, form) in zip(fig.axes, panels, strict=True):
+        bars = _bars(ax, ticks, values, color=colors, edgecolor="#333333")
         ax.bar_label(bars, labels=[form.format(v) for v in values], fontsize=7, padding=2)
-        ax.set_ylabel(label)
-        ax.set_ylim(0, max(values) * 1.2 or 1)
-        ax.tick_params(axis="x", labelsize=7)
-        _tidy(ax)
-    axes[0].set_yscale("log")
-    axes[0].set_ylim(0.8, max(exits) * 3)
+        if ax.get_yscale() == "log":
+            ax.set_ylim(0.8, max(exits) * 3)
+        else:
+            ax.set_ylim(0, max(values) * 1.2 or 1)
     accel = runs[names[0]].accel
     fig.suptitle(f"A message of {length} bytes through each device, on {accel}", fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
 
 
 def accelerator_times(timings: Sequence[Timing]) -> Figure:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 
 from vizlib.diagrams.style import LAYERS
 from vizlib.emulation.blocks import MODES, PUBLISHED, Amortization, Speeds
+from vizlib.plots.marks import mark_x
 from vizlib.sim import tcache
 
 # The course's layer colours: guest code run by the emulator, the host's own code, published.
@@ -22,6 +24,7 @@ PUBLISHED_COLOR = LAYERS["hardware"]
 COLD, WARM = "#EE6677", "#4477AA"
 CHAINED_LINE, UNCHAINED_LINE = "#228833", "#AA3377"
 HOST_MODES = ("numpy", "CPython loop")
+LARGEST_LOOP = "largest loop"  # the gid of the lines and label at the largest loop's size
 
 
 def _tidy(ax) -> None:
@@ -83,9 +86,9 @@ def translation_amortization(result: Amortization, marked: int | None = None) ->
     share.set_xlabel("loop count (words summed)")
     share.set_ylabel("% of the cold run beyond the warm one")
     for ax in (per_loop, share):
-        if marked is not None:
-            ax.axvline(marked, color="#333333", linestyle=":", linewidth=1)
         _tidy(ax)
+    if marked is not None:
+        mark_x(fig, marked)
     fig.suptitle(f"Translation cost amortizing: {result.program.name}, measured here", fontsize=10)
     fig.tight_layout()
     plt.close(fig)
@@ -95,50 +98,66 @@ def translation_amortization(result: Amortization, marked: int | None = None) ->
 def translation_cache(program: tcache.Program, marked: int | None = None) -> Figure:
     """Two panels against the cache's capacity in blocks: the hit rate, and cycles per guest
     instruction with and without block chaining (model). Lesson 06."""
-    capacities = range(1, len(program.blocks) + 2)
-    runs = tcache.sweep(program, capacities)
+    runs = cache_sweep(program)
     fig, (hits, cycles) = plt.subplots(1, 2, figsize=(10, 3.6))
-    hits.plot(capacities, [r.hit_rate * 100 for r in runs], "o-", color=WARM, markersize=3)
+    hits.plot([], [], "o-", color=WARM, markersize=3)
     hits.set_ylim(0, 102)
     hits.set_ylabel("% of block executions\nfinding their block translated")
-    cycles.plot(
-        capacities,
-        [r.cycles_per_instruction(chaining=False) for r in runs],
-        "o-",
-        markersize=3,
-        color=UNCHAINED_LINE,
-        label="no chaining: a lookup per block",
-    )
-    cycles.plot(
-        capacities,
-        [r.cycles_per_instruction(chaining=True) for r in runs],
-        "o-",
-        markersize=3,
-        color=CHAINED_LINE,
-        label="block chaining",
-    )
+    for label, color in (
+        ("no chaining: a lookup per block", UNCHAINED_LINE),
+        ("block chaining", CHAINED_LINE),
+    ):
+        cycles.plot([], [], "o-", markersize=3, color=color, label=label)
     cycles.set_yscale("log")
     cycles.set_ylabel("cycles per guest instruction (model)")
     cycles.legend(fontsize=8, frameon=False)
     for ax in (hits, cycles):
-        ax.axvline(program.largest_loop, color="#999999", linestyle="--", linewidth=1)
-        if marked is not None:
-            ax.axvline(marked, color="#333333", linestyle=":", linewidth=1)
+        ax.axvline(1, color="#999999", linestyle="--", linewidth=1, gid=LARGEST_LOOP)
         ax.set_xlabel("cache capacity (blocks)")
         _tidy(ax)
     hits.annotate(
         "largest loop",
-        (program.largest_loop, 5),
+        (1, 5),
         xytext=(4, 0),
         textcoords="offset points",
         fontsize=8,
         color="#666666",
+        gid=LARGEST_LOOP,
     )
+    show_cache_sweep(fig, program, runs)
+    if marked is not None:
+        mark_x(fig, marked)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def cache_sweep(program: tcache.Program) -> tuple[tcache.CacheRun, ...]:
+    """The runs `translation_cache` draws: capacities 1 to one block more than the program has.
+    Lesson 06."""
+    return tcache.sweep(program, range(1, len(program.blocks) + 2))
+
+
+def show_cache_sweep(
+    fig: Figure, program: tcache.Program, runs: tuple[tcache.CacheRun, ...]
+) -> None:
+    """Draw `program`'s `cache_sweep` on a `translation_cache` figure, in place of what it showed,
+    its axes scaled to fit the data and the capacity marked. Lesson 06."""
+    hits, cycles = fig.axes
+    capacities = [r.capacity for r in runs]
+    hits.lines[0].set_data(capacities, [r.hit_rate * 100 for r in runs])
+    for line, chaining in zip(cycles.lines[:2], (False, True), strict=True):
+        line.set_data(capacities, [r.cycles_per_instruction(chaining=chaining) for r in runs])
+    for artist in fig.findobj(lambda artist: artist.get_gid() == LARGEST_LOOP):
+        if isinstance(artist, Annotation):
+            artist.xy = (program.largest_loop, 5)
+        else:
+            artist.set_xdata([program.largest_loop] * 2)
+    for ax in (hits, cycles):
+        ax.relim()
+        ax.autoscale_view()
     fig.suptitle(
         f"Translation cache model: {len(program.blocks)} blocks, {program.loops} loops, "
         f"{len(program.trace):,} block executions (seed {program.seed})",
         fontsize=10,
     )
-    fig.tight_layout()
-    plt.close(fig)
-    return fig

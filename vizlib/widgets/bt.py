@@ -5,25 +5,46 @@ Lesson 03.
 
 from __future__ import annotations
 
+import functools
 import html
-import io
 
 import ipywidgets as w
+from matplotlib.figure import Figure
 
-from vizlib.plots.costs import translation_payoff
+from vizlib.plots.costs import show_payoff, translation_payoff
 from vizlib.sim import bt
+from vizlib.widgets.render import new_figure, png, relayout
 
 MAX_LOOP = 100  # loop iterations the slider reaches; the break-even is searched up to 200
 MAX_CACHE = 8  # translation units the cache slider reaches
 
 
-def payoff_view(example: str, iterations: int, cache_size: int) -> tuple[bytes, str]:
-    """The widget's plot (PNG) and summary (HTML) for one setting of its controls. Lesson 03."""
+@functools.cache
+def _program(example: str) -> bt.Program:
     if example not in bt.EXAMPLES:
         raise ValueError(f"example must be one of {', '.join(bt.EXAMPLES)}; got {example!r}")
-    program = bt.parse(bt.EXAMPLES[example])
-    r = bt.run(program, iterations, cache_size)
-    even = bt.break_even(program, cache_size)
+    return bt.parse(bt.EXAMPLES[example])
+
+
+@functools.cache
+def _payoff(example: str, cache_size: int) -> tuple[tuple[bt.Run, ...], int | None]:
+    """Every run the slider reaches (1 to MAX_LOOP iterations), and the break-even."""
+    program = _program(example)
+    return bt.sweep(program, MAX_LOOP, cache_size), bt.break_even(program, cache_size)
+
+
+@functools.cache
+def _plot() -> Figure:
+    """The widget's figure, drawn again for each setting."""
+    return new_figure(translation_payoff, _program(next(iter(bt.EXAMPLES))), MAX_LOOP, MAX_CACHE)
+
+
+def payoff_view(example: str, iterations: int, cache_size: int) -> tuple[bytes, str]:
+    """The widget's plot (PNG) and summary (HTML) for one setting of its controls. Lesson 03."""
+    runs, even = _payoff(example, cache_size)
+    if not (isinstance(iterations, int) and 1 <= iterations <= MAX_LOOP):
+        raise ValueError(f"iterations must be an int from 1 to {MAX_LOOP}; got {iterations!r}")
+    r = runs[iterations - 1]
     if even is None:
         verdict = (
             "Translation <b>never pays off</b> here (not within 200 iterations): the loop needs "
@@ -32,9 +53,9 @@ def payoff_view(example: str, iterations: int, cache_size: int) -> tuple[bytes, 
         )
     else:
         verdict = f"Translating beats interpreting from <b>{even}</b> loop iterations on."
-    figure = translation_payoff(program, iterations, cache_size)
-    png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=80)
+    figure = _plot()
+    show_payoff(figure, runs[:iterations], even)
+    relayout(figure)
     summary = (
         f"<p>{verdict}</p><p>At {iterations} iterations with a cache of {cache_size} "
         f"translation units: {r.hits} hits, {r.misses} misses, {r.flushes} flushes, "
@@ -43,12 +64,18 @@ def payoff_view(example: str, iterations: int, cache_size: int) -> tuple[bytes, 
         f"{r.interpreted_cycles:,.0f}, native {r.native_cycles:,.0f}.</p>"
         f"<pre>{html.escape(bt.EXAMPLES[example])}</pre>"
     )
-    return png.getvalue(), summary
+    return png(figure), summary
 
 
 def translation_payoff_explorer() -> w.VBox:
     """Routine, loop count and cache size; the cycles of translating against interpreting and
-    the break-even loop count (Lesson 03)."""
+    the break-even loop count (Lesson 03).
+
+    Every routine and cache size is swept once, when the widget is built: a change only redraws.
+    """
+    for name in bt.EXAMPLES:
+        for size in range(1, MAX_CACHE + 1):
+            _payoff(name, size)
     example = w.Dropdown(options=list(bt.EXAMPLES), description="Routine")
     loops = w.IntSlider(value=30, min=1, max=MAX_LOOP, description="Iterations")
     cache = w.IntSlider(value=MAX_CACHE, min=1, max=MAX_CACHE, description="Cache (TUs)")

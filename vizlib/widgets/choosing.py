@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import html
-import io
 import math
 from collections.abc import Mapping
 
 import ipywidgets as w
 from matplotlib.figure import Figure
 
-from vizlib.plots.choosing import technique_bars
+from vizlib.plots.choosing import show_slowdowns, technique_bars
 from vizlib.plots.costs import TECHNIQUE_LABELS
 from vizlib.sim import costmodel
 from vizlib.sim.costmodel import CPUS, TECHNIQUES, WORKLOADS, Workload
+from vizlib.widgets.render import new_figure, png, relayout
 
 PER = 1_000_000  # the sliders count events per million guest instructions
 # Slider steps: zero, then about three per decade up to one event every ten instructions.
@@ -31,10 +32,10 @@ CUSTOM = "(your own)"
 PNG_DPI = 96
 
 
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PNG_DPI)
-    return buffer.getvalue()
+@functools.cache
+def _bars() -> Figure:
+    """The widget's figure, drawn again for each workload."""
+    return new_figure(technique_bars, WORKLOADS["compute"], "modern", dpi=PNG_DPI)
 
 
 def snap(rate: float) -> int:
@@ -84,7 +85,10 @@ def workload_view(cpu: str, rates: Mapping[str, float]) -> tuple[bytes, str]:
         "<table><tr><th>technique</th><th>slowdown</th><th>share of native speed</th></tr>"
         f"{rows}</table>"
     )
-    return _png(technique_bars(workload, cpu)), summary + table
+    figure = _bars()
+    show_slowdowns(figure, predictions, f"{workload.name} on the {cpu} CPU")
+    relayout(figure)
+    return png(figure, PNG_DPI), summary + table
 
 
 def workload_builder() -> w.VBox:

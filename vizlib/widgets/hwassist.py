@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import functools
 import html
-import io
 import math
 
 import ipywidgets as w
-from matplotlib.figure import Figure
 
 from vizlib.diagrams.hwassist import page_walk
 from vizlib.display import to_html
-from vizlib.plots.hwassist import crossover_map, exit_timeline
+from vizlib.plots.hwassist import crossover_map, exit_timeline, mark_workload
 from vizlib.sim import paging, paging_costs, vmexit
+from vizlib.widgets.render import Overlay, new_figure, png
 
 TIMELINE_EXITS = 40  # exits drawn per timeline: enough to see the mix, few enough to see each
 PNG_DPI = 96
-
-
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PNG_DPI)
-    return buffer.getvalue()
 
 
 def _html_table(header, rows) -> str:
@@ -47,7 +40,7 @@ def timeline_view(mix: str, cpu: str, mean_run_us: float, seed: int) -> tuple[by
         f"({timeline.exit_us:.1f} µs). Mix: {html.escape(vmexit.EXIT_MIXES[mix][1])}.</p>"
     )
     table = _html_table(["exit reason", "exits", "µs in root mode", "share of the run"], rows)
-    return _png(exit_timeline(timeline)), summary + table
+    return png(exit_timeline(timeline), PNG_DPI), summary + table
 
 
 def exit_timeline_explorer() -> w.VBox:
@@ -71,7 +64,6 @@ def exit_timeline_explorer() -> w.VBox:
 
 CASES = tuple(paging.EXAMPLE_ADDRESSES)
 _example = functools.cache(paging.example)  # the widget only reads the example's tables
-_grid = functools.cache(paging_costs.standard_grid)
 
 
 def _walk(mode: str, levels: int, case: str) -> paging.Walk:
@@ -136,11 +128,18 @@ def page_walk_explorer() -> w.VBox:
     return w.VBox([w.HBox([mode, levels, case]), w.HBox([play, step]), out])
 
 
+@functools.cache
+def _crossover_map() -> Overlay:
+    """The map, drawn once: the widget moves its star."""
+    chart = new_figure(crossover_map, paging_costs.standard_grid(), (0, 1), dpi=PNG_DPI)
+    return Overlay(chart)
+
+
 def crossover_view(tlb_misses: float, pte_updates: float) -> tuple[bytes, str]:
     """The shadow-vs-EPT map with this workload marked (PNG), and the verdict (HTML). Lesson 05."""
     c = paging_costs.compare(tlb_misses, pte_updates)
-    grid = _grid()
-    point = (tlb_misses, max(pte_updates, 1))
+    picture = _crossover_map()
+    mark_workload(picture.figure, (tlb_misses, max(pte_updates, 1)))
     even = paging_costs.break_even_updates(tlb_misses)
     verdict = (
         "they tie" if c.winner == "tie" else f"<b>{c.winner}</b> wins, shadow / EPT = {c.ratio:.2f}"
@@ -150,7 +149,7 @@ def crossover_view(tlb_misses: float, pte_updates: float) -> tuple[bytes, str]:
         f"instructions: {verdict} (shadow {c.shadow_cycles:,.0f}, EPT {c.ept_cycles:,.0f} "
         f"cycles). At this miss rate they tie at {even:,.1f} updates per million.</p>"
     )
-    return _png(crossover_map(grid, point)), text
+    return picture.png(), text
 
 
 def crossover_explorer() -> w.VBox:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import io
 
 import ipywidgets as w
 from matplotlib.figure import Figure
@@ -13,7 +12,8 @@ from vizlib.display import to_html
 from vizlib.machine import MachineError, VirtualMachine, accelerators
 from vizlib.machine.experiments import DEVICE_LABELS, DEVICES, message_guest
 from vizlib.machine.guests import GUESTS
-from vizlib.plots.machine import device_exits, exit_profile
+from vizlib.plots.machine import device_exits, exit_profile, show_device_exits, show_exit_profile
+from vizlib.widgets.render import new_figure, png, relayout
 
 PNG_DPI = 96
 RUN_TIMEOUT = 0.5  # s: enough for every guest of `GUESTS` but the runaway ones, which it stops
@@ -22,10 +22,27 @@ MAX_LENGTH = 500  # bytes of the device explorer's message
 FILLER = b"KVM runs the guest, the VMM emulates the devices. "  # the message, repeated
 
 
-def _png(fig: Figure) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=PNG_DPI)
-    return buffer.getvalue()
+_FIGURES: dict[str, Figure] = {}  # each explorer's figure, built for its first run, then reused
+
+
+def _profile_png(result) -> bytes:
+    figure = _FIGURES.get("exits")
+    if figure is None:
+        figure = _FIGURES["exits"] = new_figure(exit_profile, result, dpi=PNG_DPI)
+    else:
+        show_exit_profile(figure, result)
+        relayout(figure)
+    return png(figure, PNG_DPI)
+
+
+def _devices_png(runs, length: int) -> bytes:
+    figure = _FIGURES.get("devices")
+    if figure is None:
+        figure = _FIGURES["devices"] = new_figure(device_exits, runs, length, dpi=PNG_DPI)
+    else:
+        show_device_exits(figure, runs, length)
+        relayout(figure)
+    return png(figure, PNG_DPI)
 
 
 def _table(header, rows) -> str:
@@ -78,7 +95,7 @@ def exit_view(guest_name: str, accel: str) -> tuple[bytes, str]:
     sequence = (
         to_html(exit_sequence(result.exits, result.accel, SEQUENCE_EXITS)) if result.exits else ""
     )
-    return _png(exit_profile(result)), intro + _table(None, rows) + sequence + listing
+    return _profile_png(result), intro + _table(None, rows) + sequence + listing
 
 
 def _accel_options() -> list[tuple[str, str]]:
@@ -92,8 +109,32 @@ def _default_accel() -> str:
     return next((n for n, why in accelerators().items() if why == "available"), "tcg")
 
 
+def _run_each_setting_once(view, controls: list, again: w.Button, image, text) -> None:
+    """Show `view(*values of controls)` in `image` and `text`. A setting seen before shows its
+    run again; `again` makes a new run of the current one (timings vary from run to run)."""
+    views: dict[tuple, tuple[bytes, str]] = {}
+
+    def show(_=None):
+        key = tuple(control.value for control in controls)
+        if key not in views:
+            views[key] = view(*key)
+        image.value, text.value = views[key]
+
+    def rerun(_=None):
+        views.pop(tuple(control.value for control in controls), None)
+        show()
+
+    for control in controls:
+        control.observe(show, "value")
+    again.on_click(rerun)
+    show()
+
+
 def exit_explorer() -> w.VBox:
-    """Guest and accelerator -> a real run: its exits, time per exit, sequence (Lesson 07)."""
+    """Guest and accelerator -> a real run: its exits, time per exit, sequence (Lesson 07).
+
+    Each guest runs once per accelerator: going back to it shows that run; "Run again" reruns.
+    """
     guest = w.Dropdown(
         options=[(f"{name}: {g.description}", name) for name, g in GUESTS.items()],
         value="hello_serial",
@@ -103,14 +144,7 @@ def exit_explorer() -> w.VBox:
     accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description="Accel")
     again = w.Button(description="Run again", tooltip="timings vary from run to run")
     image, text = w.Image(format="png"), w.HTML()
-
-    def update(_=None):
-        image.value, text.value = exit_view(guest.value, accel.value)
-
-    guest.observe(update, "value")
-    accel.observe(update, "value")
-    again.on_click(update)
-    update()
+    _run_each_setting_once(exit_view, [guest, accel], again, image, text)
     return w.VBox([guest, w.HBox([accel, again]), image, text])
 
 
@@ -147,21 +181,20 @@ def device_view(length: int, accel: str) -> tuple[bytes, str]:
         for device, r in runs.items()
     ]
     header = ["device", "exits", "exits per byte", "total µs", "µs per exit"]
-    return _png(device_exits(runs, length)), _table(header, rows)
+    return _devices_png(runs, length), _table(header, rows)
 
 
 def device_explorer() -> w.VBox:
-    """Message length and accelerator -> exits and time per exit of each device (Lesson 08)."""
-    length = w.IntSlider(value=14, min=1, max=MAX_LENGTH, description="Bytes")
+    """Message length and accelerator -> exits and time per exit of each device (Lesson 08).
+
+    The slider acts when released. Each setting runs once: going back to it shows that run;
+    "Run again" reruns.
+    """
+    length = w.IntSlider(
+        value=14, min=1, max=MAX_LENGTH, description="Bytes", continuous_update=False
+    )
     accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description="Accel")
     again = w.Button(description="Run again", tooltip="timings vary from run to run")
     image, text = w.Image(format="png"), w.HTML()
-
-    def update(_=None):
-        image.value, text.value = device_view(length.value, accel.value)
-
-    length.observe(update, "value")
-    accel.observe(update, "value")
-    again.on_click(update)
-    update()
+    _run_each_setting_once(device_view, [length, accel], again, image, text)
     return w.VBox([w.HBox([length, accel, again]), image, text])

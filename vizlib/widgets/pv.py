@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import io
+import functools
 
 import ipywidgets as w
 
-from vizlib.plots.costs import TECHNIQUE_LABELS, first_batch_beating, pte_update_costs
+from vizlib.plots.costs import TECHNIQUE_LABELS, first_batch_beating, mark_batch, pte_update_costs
 from vizlib.sim import costmodel
+from vizlib.widgets.render import Overlay, new_figure
 
 # Batch sizes the slider offers: every size up to 16, where the crossovers are, then coarser.
 BATCHES = (*range(1, 17), 24, 32, 48, 64, 128, 256, 512, 1024, 2048)
 _OTHERS = ("binary-translation", "hardware-assisted", "hardware-assisted-ept")
+
+
+@functools.cache
+def _costs_plot(cpu: str) -> Overlay:
+    """The CPU's plot, drawn once: the widget moves its batch mark."""
+    return Overlay(new_figure(pte_update_costs, cpu, BATCHES[0]))
 
 
 def batch_view(cpu: str, batch: int) -> tuple[bytes, str]:
@@ -39,13 +46,18 @@ def batch_view(cpu: str, batch: int) -> tuple[bytes, str]:
         f"<p>forkwait runs {slowdown['paravirtualization']:.2f}x native under "
         f"paravirtualization at this batch size ({others}).</p>"
     )
-    png = io.BytesIO()
-    pte_update_costs(cpu, batch).savefig(png, format="png", dpi=80)
-    return png.getvalue(), summary
+    plot = _costs_plot(cpu)
+    mark_batch(plot.figure, cpu, batch)
+    return plot.png(), summary
 
 
 def batch_explorer() -> w.VBox:
-    """CPU and batch size; the cost per page-table update of each technique (Lesson 04)."""
+    """CPU and batch size; the cost per page-table update of each technique (Lesson 04).
+
+    Each CPU's plot is drawn when the widget is built; a change then only moves the batch mark.
+    """
+    for name in costmodel.CPUS:
+        _costs_plot(name)
     cpu = w.Dropdown(options=costmodel.CPUS, description="CPU")
     batch = w.SelectionSlider(options=BATCHES, value=32, description="Batch size")
     image, summary = w.Image(format="png"), w.HTML()

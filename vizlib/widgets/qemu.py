@@ -7,29 +7,62 @@ formed and how often each ran, and plots cold against warm runs measured on this
 
 from __future__ import annotations
 
+import functools
 import html
-import io
 
 import ipywidgets as w
-from matplotlib.figure import Figure
 
 from vizlib.emulation import blocks
 from vizlib.emulation.errors import EmulatorMissing
 from vizlib.emulation.programs import SUMS
-from vizlib.plots.qemu import translation_amortization, translation_cache
+from vizlib.plots.marks import mark_x
+from vizlib.plots.qemu import (
+    cache_sweep,
+    show_cache_sweep,
+    translation_amortization,
+    translation_cache,
+)
 from vizlib.sim import tcache
+from vizlib.widgets.render import Overlay, new_figure
 
 # Loop counts the block explorer offers: 1 to the largest amortization count, in 1-2-5 steps.
 LOOP_COUNTS = tuple(
     m * 10**e for e in range(6) for m in (1, 2, 5) if m * 10**e <= blocks.AMORTIZATION_COUNTS[-1]
 )
 MAX_CACHE = 64  # blocks the cache slider reaches: more than the largest synthetic program has
+START = (6, 5, 12)  # the cache explorer's loops, passes and capacity when it opens
+_AMORTIZATION_PLOTS: dict[tuple, Overlay] = {}  # the latest measurements' charts, oldest first
 
 
-def _png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
+def _amortization_plot(measured: blocks.Amortization) -> Overlay:
+    """The measured chart, drawn once: the block explorer moves its loop-count mark."""
+    key = (measured.program.name, measured.counts, measured.cold, measured.warm)
+    if key not in _AMORTIZATION_PLOTS:
+        if len(_AMORTIZATION_PLOTS) == len(SUMS):
+            del _AMORTIZATION_PLOTS[next(iter(_AMORTIZATION_PLOTS))]
+        chart = new_figure(translation_amortization, measured, marked=measured.counts[0])
+        _AMORTIZATION_PLOTS[key] = Overlay(chart)
+    return _AMORTIZATION_PLOTS[key]
+
+
+@functools.lru_cache(maxsize=32)
+def _sweep(loops: int, passes: int) -> tuple[tcache.Program, tuple[tcache.CacheRun, ...]]:
+    program = tcache.synthetic_program(loops, passes)
+    return program, cache_sweep(program)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cache_run(loops: int, passes: int, capacity: int) -> tcache.CacheRun:
+    return tcache.simulate(_sweep(loops, passes)[0], capacity)
+
+
+@functools.cache
+def _cache_plot() -> Overlay:
+    """The cache chart: drawn again for another program, its capacity mark moved otherwise."""
+    loops, passes, capacity = START
+    program, runs = _sweep(loops, passes)
+    shown = (loops, passes, max(capacity, len(runs)))
+    return Overlay(new_figure(translation_cache, program, marked=capacity), shown=shown)
 
 
 def _html_table(header: list[str], rows: list[tuple]) -> str:
@@ -57,7 +90,9 @@ def block_view(name: str, n: int, measured: blocks.Amortization) -> tuple[bytes,
         f"translation. The guest's sum: {trace.result:,}.</p>"
         + _html_table(["Block at", "Instructions", "Times run", "Reused"], rows)
     )
-    return _png(translation_amortization(measured, marked=n)), summary
+    plot = _amortization_plot(measured)
+    mark_x(plot.figure, n)
+    return plot.png(), summary
 
 
 def block_explorer() -> w.VBox:
@@ -65,7 +100,7 @@ def block_explorer() -> w.VBox:
     on this machine (Lesson 06).
 
     The slider updates when released, and each (program, loop count) is traced and drawn once:
-    going back to a setting already seen is instant.
+    going back to a setting already seen is instant. A program is timed when first chosen.
     """
     try:
         measured = {SUMS[0]: blocks.amortization(SUMS[0])}
@@ -93,9 +128,19 @@ def block_explorer() -> w.VBox:
 
 
 def cache_view(loops: int, passes: int, capacity: int) -> tuple[bytes, str]:
-    """The cache explorer's plot (PNG) and summary (HTML) for one setting. Lesson 06."""
-    program = tcache.synthetic_program(loops, passes)
-    run = tcache.simulate(program, capacity)
+    """The cache explorer's plot (PNG) and summary (HTML) for one setting. Lesson 06.
+
+    A program's sweep of capacities is computed and drawn once; the capacity moves a mark (the
+    axes widen for a capacity beyond the program's blocks).
+    """
+    program, runs = _sweep(loops, passes)
+    run = _cache_run(loops, passes, capacity)
+    plot = _cache_plot()
+    mark_x(plot.figure, capacity)
+    plot.show(
+        (loops, passes, max(capacity, len(runs))),
+        lambda: show_cache_sweep(plot.figure, program, runs),
+    )
     rows = [
         ("block executions", f"{run.entries:,}"),
         ("found translated (hits)", f"{run.hits:,} ({run.hit_rate:.1%})"),
@@ -114,15 +159,29 @@ def cache_view(loops: int, passes: int, capacity: int) -> tuple[bytes, str]:
         f"whose largest loop needs {program.largest_loop}: block chaining makes it "
         f"<b>{speedup:.2f}x</b> faster.</p>" + _html_table(["What happened", "How often"], rows)
     )
-    return _png(translation_cache(program, marked=capacity)), summary
+    return plot.png(), summary
 
 
 def cache_explorer() -> w.VBox:
     """Loops, passes and cache capacity; hit rate and cycles from the translation cache model
-    (Lesson 06)."""
-    loops = w.IntSlider(value=6, min=1, max=tcache.MAX_LOOPS, description="Loops")
-    passes = w.IntSlider(value=5, min=1, max=tcache.MAX_PASSES, description="Passes")
-    capacity = w.IntSlider(value=12, min=1, max=MAX_CACHE, description="Cache (blocks)")
+    (Lesson 06). Loops and passes, which make a new program, act when their slider is released.
+    """
+    start_loops, start_passes, start_capacity = START
+    loops = w.IntSlider(
+        value=start_loops,
+        min=1,
+        max=tcache.MAX_LOOPS,
+        description="Loops",
+        continuous_update=False,
+    )
+    passes = w.IntSlider(
+        value=start_passes,
+        min=1,
+        max=tcache.MAX_PASSES,
+        description="Passes",
+        continuous_update=False,
+    )
+    capacity = w.IntSlider(value=start_capacity, min=1, max=MAX_CACHE, description="Cache (blocks)")
     image, summary = w.Image(format="png"), w.HTML()
 
     def update(_=None):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import html
-import io
 
 import ipywidgets as w
+from matplotlib.figure import Figure
 
 from vizlib import diagrams
 from vizlib.diagrams.style import LAYERS
 from vizlib.display import to_html
-from vizlib.plots.xen import CHOSEN, ring_notifications
+from vizlib.plots.xen import CHOSEN, ring_notifications, show_ring
 from vizlib.sim import xenio, xenring
+from vizlib.widgets.render import new_figure, png, relayout
 
 _CELL = "padding:2px 8px;border:1px solid #ccc;text-align:left;vertical-align:top"
 _CHANGED = "background:#fbd3e3"  # an index the step changed (a light tint of CHOSEN)
@@ -121,6 +123,12 @@ def request_stepper() -> w.VBox:
     return w.VBox([w.HBox([play, step, start]), out])
 
 
+@functools.cache
+def _ring_plot() -> Figure:
+    """The ring explorer's figure, drawn again for each setting."""
+    return new_figure(ring_notifications, "block", xenio.DEVICES["block"].ring_size, 1)
+
+
 def ring_view(device: str, ring_size: int, batch: int) -> tuple[bytes, str]:
     """The ring explorer's plot (PNG) and summary (HTML) for one setting. Lesson 09."""
     run = xenio.simulate(device, ring_size, batch)
@@ -144,9 +152,10 @@ def ring_view(device: str, ring_size: int, batch: int) -> tuple[bytes, str]:
         "QEMU), "
         f"{cost.ratio:.0f} times more.</li></ul>"
     )
-    png = io.BytesIO()
-    ring_notifications(device, ring_size, batch).savefig(png, format="png", dpi=80)
-    return png.getvalue(), summary
+    figure = _ring_plot()
+    show_ring(figure, device, ring_size, batch)
+    relayout(figure)
+    return png(figure), summary
 
 
 def ring_explorer() -> w.VBox:
