@@ -18,11 +18,8 @@ from vizlib.diagrams.xen import FOCUS_COLOR, SPLIT_DRIVER_NODES
 from vizlib.sim import xenio, xenring
 from vizlib.widgets.xen import STARTS, request_step_view, ring_view
 
-FIGURES = {
-    "split_driver": diagrams.split_driver,
-    "guest_types": diagrams.guest_types,
-    "xen_and_kvm": diagrams.xen_and_kvm,
-}
+# Figures drawn from their language alone are checked by tests/test_diagrams.py (ALL_FIGURES).
+FIGURES = {"split_driver": diagrams.split_driver}
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 NODE = re.compile(r"^\t+(\w+) \[label=<(.*)> (.*)\]$", re.MULTILINE)
 EDGE = re.compile(r"^\t+(\w+) -> (\w+) \[(.*?)\]$", re.MULTILINE | re.DOTALL)
