@@ -9,12 +9,12 @@ from vizlib.sim.paging import (
     HiddenPageFault,
     PageFault,
     ShadowPaging,
+    guest_memory,
     native_tables,
     native_walk,
     nested_walk,
     reference_count,
     shadow_walk,
-    virtual_machine,
 )
 from vizlib.sim.paging_tables import Memory, PageTables, is_present, split
 
@@ -56,7 +56,7 @@ def shape(walk):
 
 @pytest.fixture
 def vm():
-    return virtual_machine(GUEST_MAP, HOST_MAP)
+    return guest_memory(GUEST_MAP, HOST_MAP)
 
 
 def test_an_address_splits_into_nine_bit_indices_and_a_page_offset():
@@ -133,7 +133,7 @@ def test_a_missing_guest_entry_is_a_guest_page_fault_without_exit_under_ept(vm):
 
 
 def test_a_missing_ept_entry_for_the_data_page_is_an_ept_violation_exit():
-    vm = virtual_machine({**GUEST_MAP, 0x80_8060_6000: 0x6000}, HOST_MAP)  # 0x6000 not backed
+    vm = guest_memory({**GUEST_MAP, 0x80_8060_6000: 0x6000}, HOST_MAP)  # 0x6000 not backed
     walk = nested_walk(vm, 0x80_8060_6010)
     assert walk.fault == EptViolation(1, 0x6010, 0, 0x80_8060_6010)
     assert walk.fault.exits and walk.guest_physical_address == 0x6010
@@ -151,14 +151,14 @@ def test_an_ept_violation_while_locating_a_guest_table_stops_the_walk_there(vm):
 
 def test_an_ept_violation_reports_the_ept_level_where_the_walk_stopped():
     far = 0x80_0000_0000  # EPT L4 index 1: no EPT L3 table there
-    vm = virtual_machine({0x80_8060_4000: far}, HOST_MAP)
+    vm = guest_memory({0x80_8060_4000: far}, HOST_MAP)
     walk = nested_walk(vm, VA)
     assert walk.fault.level == 4 and walk.fault.guest_level == 0
     assert len(walk.references) == 21
 
 
 def test_shadow_paging_faults_exit_to_the_hypervisor():
-    vm = virtual_machine({**GUEST_MAP, 0x80_8060_6000: 0x6000}, HOST_MAP)
+    vm = guest_memory({**GUEST_MAP, 0x80_8060_6000: 0x6000}, HOST_MAP)
     shadow = ShadowPaging(vm)
     unmapped = shadow_walk(shadow, VA + 0x1000)
     assert unmapped.fault == GuestPageFault(1, VA + 0x1000, exits=True)
@@ -193,7 +193,7 @@ def test_the_nested_formula_gives_n_m_plus_n_plus_m(n, m, count):
 
 @pytest.mark.parametrize(("n", "m"), [(4, 4), (5, 5), (4, 5), (5, 4)])
 def test_walks_make_as_many_references_as_the_formula_says(n, m):
-    vm = virtual_machine(GUEST_MAP, {0x5000: 0x205000}, guest_levels=n, ept_levels=m)
+    vm = guest_memory(GUEST_MAP, {0x5000: 0x205000}, guest_levels=n, ept_levels=m)
     walk = nested_walk(vm, VA)
     assert len(walk.references) == reference_count("nested", n, m)
     assert walk.physical_address == 0x205567
@@ -239,12 +239,12 @@ def test_page_tables_list_what_they_map_and_unmap_one_entry():
         (lambda: reference_count("ept"), "mode must be one of native, shadow, nested"),
         (lambda: reference_count("nested", 6), "guest_levels must be from 1 to 5"),
         (lambda: reference_count("nested", 4, 0), "host_levels must be from 1 to 5"),
-        (lambda: virtual_machine({}, {}, guest_levels=3), "levels must be one of 4, 5"),
+        (lambda: guest_memory({}, {}, guest_levels=3), "levels must be one of 4, 5"),
         (lambda: native_tables({0x1234: 0x5000}), "mappings page must be a multiple of 0x1000"),
         (lambda: native_tables({0x1000: 1 << 52}), "mappings frame must be an integer from 0"),
         (lambda: paging.example().walk("2d", 0), "mode must be one of native"),
-        (lambda: virtual_machine({}, {0x1000: 0x10}), "host_map frame must be a multiple of"),
-        (lambda: virtual_machine({1 << 48: 0}, {}), "guest_map page must be an integer from 0"),
+        (lambda: guest_memory({}, {0x1000: 0x10}), "host_map frame must be a multiple of"),
+        (lambda: guest_memory({1 << 48: 0}, {}), "guest_map page must be an integer from 0"),
     ],
 )
 def test_bad_input_names_the_parameter_and_the_allowed_values(call, message):

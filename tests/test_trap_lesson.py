@@ -78,7 +78,7 @@ def test_step_zero_shows_nothing_run_and_the_last_step_shows_the_divergence():
     end, _ = step_view(CLI_POPF, "trap-and-emulate", 4)
     assert "view breaks at line 5" in end and "silently ignores" in end
     assert re.search(r"<tr style='background:#f9d0d0'><td[^>]*>interrupt flag", end)
-    assert "VMM in ring 0 (trap)" in end and "CPU, no VMM" in end
+    assert "trap to the VMM (VMM in ring 0)" in end and "direct (CPU, no VMM)" in end
 
 
 def test_steps_are_clamped_and_a_correct_run_says_so():
@@ -87,7 +87,9 @@ def test_steps_are_clamped_and_a_correct_run_says_so():
     page, _ = step_view(CLI_POPF, "hardware-assisted", 4)
     assert "Equivalent" in page and "breaks" not in page and "ring 0, non-root" in page
     io, count = step_view(trap.EXAMPLES["io"], "hardware-assisted", 5)
-    assert count == 5 and "VMM in root ring 0 (VM exit)" in io and "0x48 0x69 0xa" in io
+    assert count == 5 and "0x48 0x69 0xa" in io
+    assert "VM exit to user space (kvm.ko, then QEMU in root ring 3)" in io
+    assert "VM exit, handled in the kernel (VMM in root ring 0)" in io
 
 
 def test_bad_or_empty_programs_give_a_message_not_a_traceback():
@@ -117,10 +119,10 @@ def test_explorer_follows_every_control_to_its_extremes():
     assert (step.min, step.max, step.value) == (0, 4, 0) and "Step 0 of 4" in out.value
     step.value = step.max
     assert "breaks at line 5" in out.value
-    techniques.value = techniques.options[-1]
-    assert "Equivalent" in out.value and "hardware-assisted" in out.value
-    techniques.value = techniques.options[0]
-    assert "Equivalent" in out.value and "native" in out.value
+    techniques.value = techniques.options[-1][1]
+    assert "Equivalent" in out.value and "hardware assist (shadow paging)" in out.value
+    techniques.value = techniques.options[0][1]
+    assert "Equivalent" in out.value and "native (no VMM)" in out.value
     examples.value = examples.options[-1]
     assert text.value == trap.EXAMPLES["user-sidt"] and (step.max, step.value) == (1, 0)
     examples.value = "mixed"

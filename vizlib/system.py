@@ -33,10 +33,18 @@ VERDICTS = (
     VERDICT_TCG,
 )
 
-TECHNIQUE_HARDWARE = "hardware-assisted KVM"
-TECHNIQUE_PVM = "KVM without hardware assist (PVM)"
-TECHNIQUE_TCG = "emulation (QEMU's TCG)"
+# The techniques of the course's model (vizlib.sim.techniques) a guest started here can use, and
+# what provides each on a Linux host: KVM with VT-x or AMD-V; KVM's PVM, which runs PVM-aware
+# (paravirtualized) guest kernels without hardware assist; QEMU's TCG emulator.
+TECHNIQUE_HARDWARE = "hardware-assisted"
+TECHNIQUE_PVM = "paravirtualization"
+TECHNIQUE_TCG = "emulation"
 TECHNIQUES = (TECHNIQUE_HARDWARE, TECHNIQUE_PVM, TECHNIQUE_TCG)
+PROVIDED_BY = {
+    TECHNIQUE_HARDWARE: "KVM with VT-x or AMD-V",
+    TECHNIQUE_PVM: "KVM's PVM (kvm_pvm), for PVM-aware guests",
+    TECHNIQUE_TCG: "QEMU's TCG",
+}
 
 KVM_ABSENT = "absent"
 KVM_USABLE = "usable"
@@ -195,8 +203,9 @@ class HostReport:
 
 
 def can_run(report: HostReport) -> dict[str, bool | None]:
-    """Per technique in TECHNIQUES: can this machine run it now (None: cannot tell)? Lesson 00.
+    """Per technique id in TECHNIQUES: can this machine run it now (None: cannot tell)? Lesson 00.
 
+    PROVIDED_BY says what runs each technique here.
     KVM counts only when /dev/kvm opens and the guests are x86 code this CPU runs; emulation by
     QEMU's TCG is pure software and runs everywhere.
     """

@@ -14,6 +14,7 @@ from vizlib.diagrams.style import (
     new_graph,
     privilege,
     same_rank,
+    term,
     translator,
 )
 
@@ -32,8 +33,8 @@ def full_virtualization(lang: str = "en") -> graphviz.Digraph:
         t(
             "Two virtual machines, each an unmodified guest OS with its applications, run on a "
             "hypervisor (VMM) that traps their protected instructions and runs on the hardware.",
-            "两台虚拟机各运行一个未经修改的客户操作系统及其应用程序，它们位于捕获受保护指令的"
-            "虚拟机管理程序（VMM）之上，虚拟机管理程序运行在硬件之上。",
+            "两台虚拟机各运行一个未经修改的客户操作系统及其应用程序，其受保护指令陷入到下方的"
+            "虚拟机管理程序（VMM）并由它处理，虚拟机管理程序运行在硬件之上。",
         ),
     )
     for i in (1, 2):
@@ -64,14 +65,14 @@ def full_virtualization(lang: str = "en") -> graphviz.Digraph:
         detail=t(
             "traps and handles protected instructions\n"
             "(binary translation before VT-x / AMD-V; hardware assist today)",
-            "捕获并处理受保护指令\n（早期靠二进制翻译，如今靠 VT-x / AMD-V 硬件辅助）",
+            "处理陷入的受保护指令\n（早期靠二进制翻译，如今靠 VT-x / AMD-V 硬件辅助）",
         ),
         mark=privilege(lang, "ring0"),
         width=_SPAN_TWO_VMS,
     )
     add_node(g, "hw", t("Hardware", "硬件"), kind="hardware", layer="hardware", width=_SPAN_TWO_VMS)
-    add_edge(g, "os1", "vmm", kind="trap", text=t("trap", "捕获"))
-    add_edge(g, "os2", "vmm", kind="trap", text=t("trap", "捕获"))
+    add_edge(g, "os1", "vmm", kind="trap", text=term("trap", lang))
+    add_edge(g, "os2", "vmm", kind="trap", text=term("trap", lang))
     add_edge(g, "vmm", "hw", kind="stack")
     return g
 
@@ -127,29 +128,35 @@ def paravirtualization(lang: str = "en") -> graphviz.Digraph:
         width=_SPAN_TWO_VMS,
     )
     add_node(g, "hw", t("Hardware", "硬件"), kind="hardware", layer="hardware", width=_SPAN_TWO_VMS)
-    add_edge(g, "pv1", "hyp", kind="call", text=t("hypercall", "超级调用"))
-    add_edge(g, "pv2", "hyp", kind="call", text=t("hypercall", "超级调用"))
+    add_edge(g, "pv1", "hyp", kind="call", text=term("hypercall", lang))
+    add_edge(g, "pv2", "hyp", kind="call", text=term("hypercall", lang))
     add_edge(g, "hyp", "hw", kind="stack")
     return g
 
 
 def kvm_architecture(lang: str = "en") -> graphviz.Digraph:
-    """Figure 3 of the article: Linux with kvm.ko, each VM a QEMU process. Lesson 07."""
+    """Figure 3 of the article: Linux with kvm.ko, each VM a QEMU process. Lesson 07.
+
+    The guests run in the processor's guest mode, not in host user space: what belongs to the
+    QEMU process is the guest's memory and its vCPU threads (dotted lines).
+    """
     t = translator(lang)
     g = new_graph(
         "kvm_architecture",
         t(
-            "Each virtual machine is a QEMU process in user space beside ordinary processes, and "
-            "the Linux kernel with its kvm.ko module runs the guests on x86 hardware with "
-            "Intel VT-x or AMD-V.",
-            "每台虚拟机都是用户空间中的一个 QEMU 进程，与普通进程并列，Linux 内核及其 kvm.ko "
-            "模块在支持 Intel VT-x 或 AMD-V 的 x86 硬件上运行这些客户机。",
+            "Each virtual machine is a QEMU process in user space beside ordinary processes: its "
+            "memory is the process's memory and each vCPU one of its threads, while the guest's "
+            "own code runs in the processor's guest mode; the Linux kernel with its kvm.ko module "
+            "runs the guests on x86 hardware with Intel VT-x or AMD-V.",
+            "每台虚拟机都是用户空间中的一个 QEMU 进程，与普通进程并列：虚拟机的内存就是该进程的"
+            "内存，每个 vCPU 是它的一个线程，而客户机自己的代码运行在处理器的客户模式中；Linux "
+            "内核及其 kvm.ko 模块在支持 Intel VT-x 或 AMD-V 的 x86 硬件上运行这些客户机。",
         ),
     )
-    with cluster(g, "user", t("User space", "用户空间"), kind="space") as user:
+    guest_mode = t("Guest mode (VMX non-root)", "客户模式（VMX 非根模式）")
+    with cluster(g, "guests", guest_mode, kind="space") as guests:
         for i in (1, 2):
-            title = t(f"VM {i} = one QEMU process", f"虚拟机 {i} = 一个 QEMU 进程")
-            with cluster(user, f"vm{i}", title, kind="vm") as vm:
+            with cluster(guests, f"vm{i}", t(f"VM {i}", f"虚拟机 {i}"), kind="vm") as vm:
                 add_node(
                     vm,
                     f"app{i}",
@@ -166,17 +173,21 @@ def kvm_architecture(lang: str = "en") -> graphviz.Digraph:
                     layer="guest_kernel",
                     mark=privilege(lang, "non-root", "ring0"),
                 )
-                add_node(
-                    vm,
-                    f"qemu{i}",
-                    "QEMU",
-                    kind="program",
-                    layer="emulator",
-                    detail=t("device emulation", "设备模拟"),
-                    mark=privilege(lang, "root", "ring3"),
-                )
                 add_edge(vm, f"app{i}", f"os{i}", kind="stack")
-                add_edge(vm, f"os{i}", f"qemu{i}", kind="stack")
+    with cluster(g, "user", t("User space", "用户空间"), kind="space") as user:
+        for i in (1, 2):
+            add_node(
+                user,
+                f"qemu{i}",
+                t(f"QEMU process {i}", f"QEMU 进程 {i}"),
+                kind="program",
+                layer="emulator",
+                detail=t(
+                    "VM memory, vCPU threads,\ndevice emulation",
+                    "虚拟机内存、vCPU 线程、\n设备模拟",
+                ),
+                mark=privilege(lang, "root", "ring3"),
+            )
         add_node(
             user,
             "procs",
@@ -218,8 +229,16 @@ def kvm_architecture(lang: str = "en") -> graphviz.Digraph:
         layer="hardware",
         width=_SPAN_KVM,
     )
+    same_rank(g, ["qemu1", "qemu2", "procs"])
     same_rank(g, ["drivers", "kvm", "sched"])
     for i in (1, 2):
+        add_edge(
+            g,
+            f"os{i}",
+            f"qemu{i}",
+            kind="data",
+            text=t("memory, vCPUs", "内存、vCPU") if i == 1 else None,
+        )
         add_edge(g, f"qemu{i}", "kvm", kind="call", text="ioctl" if i == 1 else None)
     add_edge(g, "procs", "sched", kind="call", text=t("system calls", "系统调用"))
     for column_bottom in ("drivers", "kvm", "sched"):
@@ -365,8 +384,8 @@ def xen_architecture(lang: str = "en") -> graphviz.Digraph:
     add_edge(g, "front", "back", kind="data")
     for column_bottom in ("front", "back", "native", "hvmdrv"):
         add_edge(g, column_bottom, "xen", kind="stack")
-    add_edge(g, "front", "xen", kind="call", text=t("hypercall", "超级调用"), weight="0")
-    add_edge(g, "hvmdrv", "xen", kind="trap", text=t("VM exit", "VM exit"), weight="0")
+    add_edge(g, "front", "xen", kind="call", text=term("hypercall", lang), weight="0")
+    add_edge(g, "hvmdrv", "xen", kind="trap", text=term("VM exit", lang), weight="0")
     add_edge(g, "xen", "hw", kind="stack")
     return g
 
@@ -459,6 +478,6 @@ def kvm_qemu_relationship(lang: str = "en") -> graphviz.Digraph:
         layer="hardware",
     )
     add_edge(g, "vcpu", "devkvm", kind="call", text="ioctl")
-    add_edge(g, "kvm", "cpu", kind="call", text=t("VM entry", "VM entry"))
-    add_edge(g, "os", "kvm", kind="trap", text=t("VM exit", "VM exit"), constraint="false")
+    add_edge(g, "kvm", "cpu", kind="call", text=term("VM entry", lang))
+    add_edge(g, "os", "kvm", kind="trap", text=term("VM exit", lang), constraint="false")
     return g

@@ -11,10 +11,14 @@ from vizlib.diagrams.style import (
     new_graph,
     privilege,
     same_rank,
+    term,
     translator,
 )
+from vizlib.sim.published import value
 
 _SPAN = "4.6"  # inches: the CPU bar under the translator and the cache (derived from a render)
+
+_TRANSLATE = value("bt.translate")  # Adams & Agesen: cycles to translate one instruction
 
 
 def binary_translation(lang: str = "en") -> graphviz.Digraph:
@@ -59,7 +63,9 @@ def binary_translation(lang: str = "en") -> graphviz.Digraph:
             t("Translator", "翻译器"),
             kind="module",
             layer="hypervisor",
-            detail=t("~2300 cycles per instruction", "每条指令约 2300 个周期"),
+            detail=t(
+                f"~{_TRANSLATE:g} cycles per instruction", f"每条指令约 {_TRANSLATE:g} 个周期"
+            ),
             mark=privilege(lang, "ring0"),
         )
         add_node(
@@ -87,7 +93,7 @@ def binary_translation(lang: str = "en") -> graphviz.Digraph:
     read = t("read, one TU at a time", "逐个翻译单元读取")
     add_edge(g, "kernel", "translator", kind="data", text=read)
     add_edge(g, "translator", "cache", kind="data", text=t("translated code", "翻译后的代码"))
-    add_edge(g, "cache", "vcpu", kind="call", text=t("callout", "调出"))
+    add_edge(g, "cache", "vcpu", kind="call", text=term("callout", lang))
     add_edge(g, "cache", "vcpu", kind="trap", text=t("fault: page-table store", "缺页：写页表"))
     for above in ("translator", "vcpu", "cache"):
         add_edge(g, above, "cpu", kind="stack")

@@ -15,6 +15,7 @@ from vizlib.diagrams.style import (
     new_graph,
     privilege,
     same_rank,
+    term,
     translator,
 )
 
@@ -148,8 +149,8 @@ def cloud_request(lang: str = "en") -> graphviz.Digraph:
     add_edge(g, "libvirtd", "qemu", kind="call", text=t("starts", "启动"))
     add_edge(g, "qemu", "dev", kind="call", text="ioctl: KVM_RUN")
     add_edge(g, "dev", "kvm", kind="stack")
-    add_edge(g, "kvm", "hw", kind="call", text=t("VM entry", "虚拟机进入"))
-    add_edge(g, "guest", "kvm", kind="trap", text=t("VM exit", "虚拟机退出"), weight="0")
+    add_edge(g, "kvm", "hw", kind="call", text=term("VM entry", lang))
+    add_edge(g, "guest", "kvm", kind="trap", text=term("VM exit", lang), weight="0")
     return g
 
 
@@ -308,7 +309,7 @@ def nested_virtualization(lang: str = "en") -> graphviz.Digraph:
                 width=_SPAN_NESTED,
             )
             add_edge(panel, f"{key}_l0", f"{key}_hw", kind="stack")
-    add_edge(g, "k_guest", "k_l0", kind="trap", text=t("1 VM exit", "1 虚拟机退出"), weight="0")
+    add_edge(g, "k_guest", "k_l0", kind="trap", text=f"1 {term('VM exit', lang)}", weight="0")
     add_edge(g, "k_l0", "k_hyp", kind="call", text=t("2 reflect", "2 转交"))
     add_edge(
         g,
@@ -413,7 +414,7 @@ def containers_and_vms(lang: str = "en") -> graphviz.Digraph:
             layer="hardware",
             width=_SPAN_ISOLATION,
         )
-        add_edge(panel, "v1_os", "v_hyp", kind="trap", text=t("VM exits", "虚拟机退出"))
+        add_edge(panel, "v1_os", "v_hyp", kind="trap", text=term("VM exit", lang))
         add_edge(panel, "v2_os", "v_hyp", kind="trap")
         add_edge(panel, "v_hyp", "v_hw", kind="stack")
     title = t("Secure container in a cloud VM", "云虚拟机中的安全容器")
@@ -448,7 +449,7 @@ def containers_and_vms(lang: str = "en") -> graphviz.Digraph:
             layer="hardware",
             width=_SPAN_ISOLATION,
         )
-        add_edge(panel, "s_l2_os", "s_pvm", kind="trap", text=t("traps", "陷入"))
+        add_edge(panel, "s_l2_os", "s_pvm", kind="trap", text=term("trap", lang))
         add_edge(panel, "s_pvm", "s_l0", kind="stack")
         add_edge(panel, "s_l0", "s_hw", kind="stack")
     same_rank(g, ["c1_app", "c2_app", "v1_app", "v2_app", "s_l2_app"])
@@ -461,17 +462,17 @@ def containers_and_vms(lang: str = "en") -> graphviz.Digraph:
 # The course in one page: node id, lesson, layer, kind, English and Chinese title and detail.
 _RECAP_NODES = (
     ("pg", "01-02", "hypervisor", "interface", "Popek & Goldberg, trap-and-emulate",
-     "Popek 与 Goldberg，陷入并模拟",
+     "Popek 与 Goldberg，陷入再模拟",
      "sensitive instructions must trap;\nx86 has 17 that do not (Robin & Irvine)",
      "敏感指令必须陷入；\nx86 有 17 条不陷入 (Robin & Irvine)"),
-    ("emu", "06", "emulator", "program", "Emulation", "模拟",
+    ("emu", "06", "emulator", "program", "Hardware emulation", "硬件模拟",
      "every instruction interpreted\nor translated: any CPU on any CPU",
      "每条指令都解释或翻译：\n任何 CPU 上跑任何 CPU"),
     ("bt", "03", "hypervisor", "layer", "Binary translation", "二进制翻译",
-     "kernel code rewritten,\ncallouts to the VMM", "改写内核代码，\n调出到 VMM"),
+     "kernel code rewritten:\ninline code, callouts", "改写内核代码：\n内联翻译、调出"),
     ("pv", "04", "guest_kernel", "layer", "Paravirtualization", "半虚拟化",
      "modified kernel: hypercalls,\nbatching; virtio", "修改内核：超级调用、\n批处理；virtio"),
-    ("hw", "05", "hardware", "hardware", "Hardware assist", "硬件辅助",
+    ("hw", "05", "hardware", "hardware", "Hardware-assisted virtualization", "硬件辅助虚拟化",
      "VT-x / AMD-V: VM exits;\nEPT: 2D page walks",
      "VT-x / AMD-V：虚拟机退出；\nEPT：二维页表遍历"),
     ("qemu", "06", "emulator", "program", "QEMU", "QEMU",

@@ -124,7 +124,7 @@ def hypervisor_types(lang: str = "en") -> graphviz.Digraph:
             t("Type-2 hypervisor", "第二类虚拟机管理程序"),
             kind="program",
             layer="hypervisor",
-            detail=t("e.g. VirtualBox, QEMU (TCG)", "如 VirtualBox、QEMU (TCG)"),
+            detail=t("e.g. VirtualBox, VMware Workstation", "如 VirtualBox、VMware Workstation"),
             mark=privilege(lang, "ring3"),
         )
         add_node(

@@ -16,8 +16,10 @@ from vizlib.diagrams.style import (
     new_graph,
     privilege,
     same_rank,
+    term,
     translator,
 )
+from vizlib.sim import techniques
 from vizlib.sim.paging import EptViolation, GuestPageFault, HiddenPageFault, Walk
 
 # Width in inches of the bars under both modes of `vmx_modes` (derived: the two columns above).
@@ -42,7 +44,7 @@ def vmx_modes(lang: str = "en") -> graphviz.Digraph:
             "With VT-x the guest's kernel and applications run in non-root mode with their usual "
             "rings, while KVM and QEMU run in root mode, and the processor switches between them "
             "by VM exits and VM entries through the VMCS.",
-            "有了 VT-x，客户机的内核和应用程序以各自原有的特权级运行在非根模式，KVM 和 QEMU "
+            "有了 VT-x，客户机的内核和应用程序以各自原有的保护环运行在非根模式，KVM 和 QEMU "
             "运行在根模式，处理器通过 VMCS 以虚拟机退出和虚拟机进入在两者之间切换。",
         ),
     )
@@ -105,23 +107,31 @@ def vmx_modes(lang: str = "en") -> graphviz.Digraph:
         layer="hardware",
         width=_SPAN_MODES,
     )
-    add_edge(g, "guest", "kvm", kind="trap", text=t("VM exit", "虚拟机退出"))
-    add_edge(g, "kvm", "guest", kind="call", text=t("VM entry", "虚拟机进入"))
+    add_edge(g, "guest", "kvm", kind="trap", text=term("VM exit", lang))
+    add_edge(g, "kvm", "guest", kind="call", text=term("VM entry", lang))
     add_edge(g, "kvm", "cpu", kind="stack")
     return g
 
 
 def vm_exit_path(lang: str = "en") -> graphviz.Digraph:
-    """One VM exit and entry, step by step, and the VMCS areas each step uses. Lesson 05."""
+    """One VM exit and entry for a guest's OUT, step by step, and the VMCS areas each step uses.
+
+    Lesson 05. Who handles the exit follows the model (`techniques`): KVM hands port I/O to its
+    user-space VMM, QEMU, whose device model emulates the OUT.
+    """
     t = translator(lang)
+    out = techniques.treatment("hardware-assisted-ept", "port-io")
+    handed = techniques.TREATMENT_KINDS[out.kind].name(lang)
     g = new_graph(
         "vm_exit_path",
         t(
             "On a VM exit the processor saves the guest's state into the VMCS, writes the exit "
-            "reason, and loads the host's state, the hypervisor handles the exit, and a VM entry "
-            "loads the guest's state back.",
-            "虚拟机退出时处理器把客户机状态保存到 VMCS、写入退出原因并载入宿主机状态，虚拟机"
-            "管理程序处理这次退出，然后虚拟机进入把客户机状态载回。",
+            "reason, and loads the host's state; kvm.ko reads the reason and, for an OUT to an "
+            "emulated device, returns to QEMU in user space, whose device model emulates it; a "
+            "VM entry then loads the guest's state back.",
+            "虚拟机退出时处理器把客户机状态保存到 VMCS、写入退出原因并载入宿主机状态；kvm.ko "
+            "读取退出原因，对发往模拟设备的 OUT 返回到用户空间的 QEMU，由其设备模型模拟；然后"
+            "虚拟机进入把客户机状态载回。",
         ),
     )
     steps = [
@@ -132,19 +142,31 @@ def vm_exit_path(lang: str = "en") -> graphviz.Digraph:
         (
             "s5",
             "hypervisor",
-            t("5. KVM reads the reason,\nemulates OUT", "5. KVM 读取原因，\n模拟 OUT"),
+            t(
+                f"5. kvm.ko reads {out.exit_reason}:\n{handed}",
+                f"5. kvm.ko 读取 {out.exit_reason}：\n{handed}",
+            ),
             "root",
         ),
         (
             "s6",
-            "hardware",
-            t("6. VMRESUME: CPU loads\nguest state", "6. VMRESUME：CPU\n载入客户机状态"),
-            None,
+            "emulator",
+            t("6. QEMU's device model\nemulates OUT", "6. QEMU 的设备模型\n模拟 OUT"),
+            "root",
         ),
         (
             "s7",
+            "hardware",
+            t(
+                "7. KVM_RUN, VMRESUME:\nCPU loads guest state",
+                "7. KVM_RUN、VMRESUME：\nCPU 载入客户机状态",
+            ),
+            None,
+        ),
+        (
+            "s8",
             "guest_kernel",
-            t("7. Guest continues\nafter OUT", "7. 客户机从 OUT\n之后继续"),
+            t("8. Guest continues\nafter OUT", "8. 客户机从 OUT\n之后继续"),
             "non-root",
         ),
     ]
@@ -179,7 +201,7 @@ def vm_exit_path(lang: str = "en") -> graphviz.Digraph:
         ("s3", "vmcs:exit"),
         ("vmcs:host", "s4"),
         ("vmcs:exit", "s5"),
-        ("vmcs:guest", "s6"),
+        ("vmcs:guest", "s7"),
     ):
         add_edge(g, tail, head, kind="data", dir="forward", constraint="false")
     return g
@@ -286,7 +308,7 @@ def page_walk(walk: Walk, step: int | None = None, lang: str = "en") -> graphviz
     if isinstance(shown, bool) or not isinstance(shown, int) or not 0 <= shown <= len(refs):
         raise ValueError(f"step must be None or an integer from 0 to {len(refs)}; got {step!r}")
     mode = t(walk.mode, _MODE_ZH[walk.mode])
-    last = refs[shown - 1].label if shown else t("none yet", "尚无")
+    last = _label(refs[shown - 1], t) if shown else t("none yet", "尚无")
     g = new_graph(
         "page_walk",
         t(
@@ -306,7 +328,7 @@ def page_walk(walk: Walk, step: int | None = None, lang: str = "en") -> graphviz
             cells[(r.for_guest_level, r.level)] = r
         else:
             cells[(r.level, "entry")] = r
-    titles = [f"EPT L{c}" for c in columns[:-1]] + [t(f"{mode} entry", f"{mode}页表项")]
+    titles = [f"EPT L{c}" for c in columns[:-1]] + [t(f"{mode} entry", _ENTRY_ZH[walk.mode])]
     if nested:
         titles[-1] = t("guest entry", "客户机页表项")
     head = "<TD> </TD>" + "".join(f"<TD><B>{escape(text)}</B></TD>" for text in titles)
@@ -335,6 +357,19 @@ def page_walk(walk: Walk, step: int | None = None, lang: str = "en") -> graphviz
 
 
 _MODE_ZH = {"native": "原生", "shadow": "影子页表", "nested": "嵌套"}
+_ENTRY_ZH = {"native": "页表项", "shadow": "影子页表项", "nested": "客户机页表项"}
+_TABLE_ZH = {"native": "页表", "guest": "客户机页表", "shadow": "影子页表", "EPT": "EPT"}
+
+
+def _label(ref, t) -> str:
+    """A reference's short words (`Reference.label`) in the figure's language."""
+    name = t(f"{ref.table} L{ref.level}", f"{_TABLE_ZH[ref.table]} L{ref.level}")
+    if ref.for_guest_level is None:
+        return name
+    if ref.for_guest_level:
+        level = ref.for_guest_level
+        return t(f"{name} for guest L{level} table", f"{name}，为客户机 L{level} 页表")
+    return t(f"{name} for data page", f"{name}，为数据页")
 
 
 def _outcome(walk: Walk, t) -> str:

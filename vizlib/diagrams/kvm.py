@@ -14,6 +14,7 @@ from vizlib.diagrams.style import (
     add_node,
     new_graph,
     same_rank,
+    term,
     translator,
 )
 from vizlib.machine.results import Exit
@@ -153,10 +154,8 @@ def exit_sequence(
     for lane, text, detail, layer in lanes:
         add_node(g, f"{lane}_0", text, kind="program", layer=layer, detail=detail)
     same_rank(g, [f"{lane}_0" for lane, *_ in lanes])
-    run, enter = (
-        ("KVM_RUN", t("VM entry", "虚拟机进入")) if kvm else ("emu_start", t("run", "运行"))
-    )
-    leave = t("VM exit", "虚拟机退出") if kvm else t("hook", "钩子")
+    run, enter = ("KVM_RUN", term("VM entry", lang)) if kvm else ("emu_start", t("run", "运行"))
+    leave = term("VM exit", lang) if kvm else t("hook", "钩子")
     messages = []
     for e in shown:
         messages += [

@@ -1,4 +1,4 @@
-"""The path of one guest event through the layers, drawn from a model's steps. Lesson 01."""
+"""The path of one guest event through the layers, drawn from the model's steps. Lesson 01."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import graphviz
 
 from vizlib.diagrams.style import add_edge, add_node, new_graph
 
-# The actors of `vizlib.sim.techniques`, each drawn in its layer's colour.
+# The actors of `vizlib.sim.techniques` (its PathStep.actor values), each in its layer's colour.
 ACTOR_LAYERS = {
     "guest user": "guest_user",
     "guest kernel": "guest_kernel",
@@ -19,14 +19,17 @@ ACTOR_LAYERS = {
 
 
 def event_path(steps: Sequence, event: str) -> graphviz.Digraph:
-    """Steps (objects with `.actor` and `.action`) as a left-to-right chain of coloured boxes."""
+    """Steps (`techniques.path`'s PathSteps) as a left-to-right chain of coloured boxes.
+
+    `event` names the event in the caption.
+    """
     if not steps:
         raise ValueError("steps must hold at least one step")
     unknown = sorted({s.actor for s in steps} - set(ACTOR_LAYERS))
     if unknown:
         raise ValueError(f"step actors must be among {sorted(ACTOR_LAYERS)}; got {unknown}")
     actors = " -> ".join(s.actor for s in steps)
-    g = new_graph("event_path", f"When {event}, control passes {actors}.")
+    g = new_graph("event_path", f"{event[0].upper()}{event[1:]}: control passes {actors}.")
     g.attr(rankdir="LR")
     for i, step in enumerate(steps):
         layer = ACTOR_LAYERS[step.actor]

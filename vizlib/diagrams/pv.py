@@ -13,6 +13,9 @@ from vizlib.diagrams.style import (
     same_rank,
     translator,
 )
+from vizlib.sim.published import value
+
+_BATCH = value("xenolinux.batch")  # XenoLinux's batch buffer (Barham et al., SOSP 2003)
 
 
 def paravirtual_interfaces(lang: str = "en") -> graphviz.Digraph:
@@ -55,7 +58,10 @@ def paravirtual_interfaces(lang: str = "en") -> graphviz.Digraph:
             t("Update queue", "更新队列"),
             kind="interface",
             layer="guest_kernel",
-            detail=t("up to 2048 page-table updates", "最多 2048 个页表更新"),
+            detail=t(
+                f"XenoLinux: up to {_BATCH:g} page-table updates",
+                f"XenoLinux：最多 {_BATCH:g} 个页表更新",
+            ),
         )
         add_edge(vm, "app", "kernel", kind="stack")
         add_edge(vm, "kernel", "queue", kind="stack")

@@ -12,6 +12,8 @@ from html import escape
 
 import graphviz
 
+from vizlib import course
+
 LANGS = ("en", "zh")
 
 # Fill colour per layer, top of a stack first. Paul Tol's colour-blind-safe "light" qualitative
@@ -99,6 +101,15 @@ def translator(lang: str) -> Callable[[str, str], str]:
     """Return `t(en, zh)` picking the text of `lang`, so both texts sit side by side. Lesson 01."""
     index = LANGS.index(check_lang(lang))
     return lambda en, zh: (en, zh)[index]
+
+
+def term(name: str, lang: str) -> str:
+    """The glossary's word for `name` (course/glossary.yml) in `lang`, the same in every figure.
+
+    Lesson 01.
+    """
+    entry = course.term(name)
+    return entry.zh if check_lang(lang) == "zh" else entry.term
 
 
 def privilege(lang: str, *marks: str) -> str:

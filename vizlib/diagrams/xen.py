@@ -16,6 +16,7 @@ from vizlib.diagrams.style import (
     new_graph,
     privilege,
     same_rank,
+    term,
     translator,
 )
 
@@ -104,8 +105,9 @@ def split_driver(
         kind="interface",
         layer="guest_kernel",
         detail=t(
-            "req_prod  req_event\nrsp_prod  rsp_event\nslots: requests, responses",
-            "req_prod  req_event\nrsp_prod  rsp_event\n槽位：请求、响应",
+            "req_prod  req_event\nrsp_prod  rsp_event\npvt union, 44 bytes padding\n"
+            "slots: requests, responses",
+            "req_prod  req_event\nrsp_prod  rsp_event\npvt 联合体、44 字节填充\n槽位：请求、响应",
         ),
     )
     node(
@@ -118,7 +120,7 @@ def split_driver(
             "grant ref -> guest page,\nwho may map it", "授权引用 -> 客户机页面，\n谁可以映射"
         ),
     )
-    with cluster(g, "dom0", t("Dom0 (driver domain)", "Dom0（驱动域）"), kind="vm") as dom0:
+    with cluster(g, "dom0", t("Dom0 (privileged domain)", "Dom0（特权域）"), kind="vm") as dom0:
         node(
             dom0,
             "backend",
@@ -175,7 +177,7 @@ def guest_types(lang: str = "en") -> graphviz.Digraph:
         (
             "pv",
             "PV",
-            t("Xen-aware kernel", "Xen 感知的内核"),
+            t("Xen-aware kernel", "支持 Xen 的内核"),
             privilege(lang, "ring3", "deprivileged"),
             t("PV frontends", "半虚拟化前端"),
         ),
@@ -250,8 +252,8 @@ def guest_types(lang: str = "en") -> graphviz.Digraph:
     for key in ("pv", "pvh", "pvhvm"):
         add_edge(g, f"{key}_dev", "backends", kind="data", text="ring" if key == "pv" else None)
     add_edge(g, "pvhvm_dev", "qemu", kind="trap", text=t("boot only", "仅启动时"))
-    add_edge(g, "hvm_dev", "qemu", kind="trap", text=t("VM exits", "VM exit"))
-    add_edge(g, "pv_os", "xen", kind="call", text=t("hypercalls", "超级调用"), weight="0")
+    add_edge(g, "hvm_dev", "qemu", kind="trap", text=term("VM exit", lang))
+    add_edge(g, "pv_os", "xen", kind="call", text=term("hypercall", lang), weight="0")
     add_edge(g, "backends", "xen", kind="stack")
     add_edge(g, "qemu", "xen", kind="stack")
     add_edge(g, "xen", "hw", kind="stack")

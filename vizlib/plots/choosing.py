@@ -6,6 +6,7 @@ Slowdowns come from `vizlib.sim.costmodel` (lessons 03-05), nested costs from `v
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -13,6 +14,7 @@ from matplotlib.figure import Figure
 
 from vizlib.plots.costs import TECHNIQUE_COLORS, TECHNIQUE_LABELS
 from vizlib.sim import costmodel, nested
+from vizlib.sim import techniques as techniques_model
 from vizlib.sim.costmodel import CPUS, TECHNIQUES, WORKLOADS, Workload
 from vizlib.sim.costs import COSTS
 
@@ -98,12 +100,17 @@ def workload_grid(
     return fig
 
 
-def technique_bars(workload: Workload, cpu: str = "modern") -> Figure:
-    """One workload's slowdown under every virtualization technique on one CPU. Lesson 10.
+def offered(cpu: str) -> tuple[str, ...]:
+    """The techniques `cpu` had, native aside: what lesson 10 lets a learner choose from."""
+    return tuple(t for t in techniques_model.available(cpu) if t != "native")
 
-    Horizontal bars on a log scale, the fastest one labelled; a hatched bar is hypothetical.
+
+def technique_bars(workload: Workload, cpu: str = "modern") -> Figure:
+    """One workload's slowdown under each technique the CPU had. Lesson 10.
+
+    Horizontal bars on a log scale, the fastest labelled (all of them when they tie).
     """
-    techniques = TECHNIQUES[1:]
+    techniques = offered(cpu)
     predictions = [costmodel.predict(workload, t, cpu) for t in techniques]
     fig, ax = plt.subplots(figsize=(8, 3.2))
     ax.barh(
@@ -125,9 +132,11 @@ def technique_bars(workload: Workload, cpu: str = "modern") -> Figure:
 
 
 def show_slowdowns(fig: Figure, predictions: Sequence[costmodel.Prediction], title: str) -> None:
-    """Draw one workload's `predictions` (one per technique but native, in TECHNIQUES' order) on a
-    `technique_bars` figure, in place of what it showed. Lesson 10."""
-    best = min(predictions, key=lambda p: p.slowdown)
+    """Draw one workload's `predictions` (one per bar, in the bars' order) on a `technique_bars`
+    figure, in place of what it showed. Lesson 10."""
+    low = min(p.slowdown for p in predictions)
+    best = [math.isclose(p.slowdown, low) for p in predictions]
+    word = "  fastest" if sum(best) == 1 else "  tie: fastest"
     ax = fig.axes[0]
     bars = ax.containers[0]
     for bar, p in zip(bars, predictions, strict=True):
@@ -135,7 +144,10 @@ def show_slowdowns(fig: Figure, predictions: Sequence[costmodel.Prediction], tit
         bar.set_hatch(HYPOTHETICAL_HATCH if p.hypothetical else None)
     for text in list(ax.texts):  # the labels of the previous workload
         text.remove()
-    marks = [f" {_times(p.slowdown)}x" + ("  fastest" if p is best else "") for p in predictions]
+    marks = [
+        f" {_times(p.slowdown)}x" + (word if fast else "")
+        for p, fast in zip(predictions, best, strict=True)
+    ]
     ax.bar_label(bars, labels=marks, fontsize=8)
     _log_ticks(ax, "x", max(20.0, max(p.slowdown for p in predictions) * 3))
     hypothetical = any(p.hypothetical for p in predictions)

@@ -13,18 +13,20 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from vizlib.plots.marks import MOVING, moving
-from vizlib.sim import bt, costmodel
+from vizlib.sim import bt, costmodel, techniques
 from vizlib.sim.costmodel import CAUSES, TECHNIQUES, WORKLOADS
 
 # Paul Tol's colour-blind-safe palettes (personal.sron.nl/~pault): "light" for filled areas,
 # "bright" for lines; the same as the diagrams' layers where a cause belongs to one.
 CAUSE_COLORS = {
     "guest work": "#DDDDDD",  # the hardware's pale grey: the guest's own work
-    "translation": "#FFAABB",  # the emulator's pink
-    "traps/exits": "#EE8866",  # the hypervisor's orange
+    "emulation": "#FFAABB",  # the emulator's pink
+    "traps": "#EE8866",  # the hypervisor's orange
+    "callouts": "#EEDD88",
+    "inline emulation": "#99DDFF",
     "hypercalls": "#77AADD",
-    "page-table maintenance": "#44BB99",
-    "page walks": "#EEDD88",
+    "VM exits": "#AAAA00",
+    "page walks": "#44BB99",
     "device emulation": "#BBCC33",
 }
 TECHNIQUE_COLORS = {
@@ -41,14 +43,7 @@ PAYOFF_LINES = {  # the lines of `translation_payoff`, in drawing order
     "native": TECHNIQUE_COLORS["native"],
 }
 BREAK_EVEN = "break-even"  # the gid of the break-even line and its label
-TECHNIQUE_LABELS = {
-    "native": "native",
-    "emulation": "emulation",
-    "binary-translation": "binary translation",
-    "paravirtualization": "paravirtualization",
-    "hardware-assisted": "hardware assist (shadow paging)",
-    "hardware-assisted-ept": "hardware assist + EPT",
-}
+TECHNIQUE_LABELS = {t: techniques.TECHNIQUES[t].name.en for t in TECHNIQUES}
 
 
 def _check(parameter: str, values, allowed) -> list:
@@ -144,7 +139,7 @@ def technique_slowdowns(
 @cache
 def first_batch_beating(technique: str, cpu: str = "p4") -> int | None:
     """The smallest paravirtual batch size whose cost per page-table update is below
-    `technique`'s, None if no batch up to 2048 is. Lesson 04."""
+    `technique`'s, None if no batch up to MAX_PV_BATCH (2048) is. Lesson 04."""
     other = costmodel.cost_per_pte_update(technique, cpu)
     for batch in range(1, costmodel.MAX_PV_BATCH + 1):
         if costmodel.cost_per_pte_update("paravirtualization", cpu, batch) < other:
@@ -158,8 +153,9 @@ def pte_update_costs(cpu: str = "p4", batch: int | None = None) -> Figure:
     Only paravirtualization batches, so the other techniques are flat lines; a dotted line marks
     where paravirtualization first beats each of them, a dot the chosen `batch`.
     """
-    # every size to 16, then 16 points per doubling up to 2048 (derived: a smooth curve)
-    sizes = sorted({*range(1, 17), *(round(2 ** (k / 16)) for k in range(64, 177))})
+    # every size to 16, then 16 points per doubling up to MAX_PV_BATCH (a smooth curve)
+    doublings = costmodel.MAX_PV_BATCH.bit_length() - 1
+    sizes = sorted({*range(1, 17), *(round(2 ** (k / 16)) for k in range(64, 16 * doublings + 1))})
     pv = [costmodel.cost_per_pte_update("paravirtualization", cpu, b) for b in sizes]
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.plot(sizes, pv, color=TECHNIQUE_COLORS["paravirtualization"], label="paravirtualization")
@@ -182,7 +178,7 @@ def pte_update_costs(cpu: str = "p4", batch: int | None = None) -> Figure:
     if batch is not None:
         mark_batch(fig, cpu, batch)
     ax.set_xscale("log", base=2)
-    ticks = [2**k for k in range(12)]
+    ticks = [2**k for k in range(doublings + 1)]
     ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
     ax.set_yscale("log")
     ax.set_ylim(0.5, 3e6)  # room for the legend above the lines

@@ -31,7 +31,7 @@ def technique_costs(program: str, title: str | None = None) -> Figure:
     fig, (traps_ax, cycles_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     panels = (
         (traps_ax, [r.traps for r in results], "VMM entries", "{:d}"),
-        (cycles_ax, [r.cycles for r in results], "cycles (model)", "{:,d}"),
+        (cycles_ax, [r.cycles for r in results], "cycles (model)", "{:,.0f}"),
     )
     for ax, values, label, form in panels:
         bars = ax.bar(

@@ -26,29 +26,33 @@ from functools import cached_property
 
 from vizlib.sim import costs
 from vizlib.sim.isa import X86
+from vizlib.sim.published import value
 
-# Costs in Pentium 4 cycles (Adams & Agesen, ASPLOS 2006, Pentium 4 672) unless said otherwise.
-TRANSLATE = 2300  # Adams & Agesen: the translator spends ~2300 cycles per x86 instruction
-CALLOUT = 1254  # Adams & Agesen: rdtsc emulated by a callout from translated code
-# Adams & Agesen: cr8wr costs 35 cycles under the software VMM, emulated inside the translation
-# cache. assumption: every instruction emulated inline on the virtual CPU costs the same.
-INLINE = 35
-NATIVE_CPI = costs.P4_CPI  # assumption (costs.py): 2.5 cycles per ordinary instruction
-NATIVE_CALL = 11 / 2  # derived: Adams & Agesen's call/ret pair takes 11 cycles natively
-RET_LOOKUP = 51 - 11  # derived: the pair takes 51 cycles translated: the return's cache lookup
-NATIVE_SYSTEM = 60  # Adams & Agesen: cli natively; used for every system instruction (illustrative)
-NATIVE_PORT_IO = 3209  # Adams & Agesen: in (port 0x80) natively; used for every port access
+# Costs in Pentium 4 cycles (Adams & Agesen, ASPLOS 2006, Pentium 4 672), from the table of
+# published numbers (vizlib.sim.published).
+TRANSLATE = value("bt.translate")  # the translator, per x86 instruction
+CALLOUT = value("p4.rdtsc.callout")  # rdtsc emulated by a callout from translated code
+# cr8write under the software VMM, emulated inside the translation cache. assumption: every
+# instruction emulated inline on the virtual CPU costs the same, but port I/O (INLINE_PORT_IO).
+INLINE = value("p4.cr8write.software")
+INLINE_PORT_IO = value("p4.in.software")  # `in` under the software VMM, in the cache
+NATIVE_CPI = value("p4.cpi")  # assumption: cycles per ordinary instruction
+NATIVE_CALL = value("p4.call-ret.native") / 2  # derived: half a call/ret pair natively
+# derived: the call/ret pair translated minus natively: the return's translation-cache lookup.
+RET_LOOKUP = value("p4.call-ret.software") - value("p4.call-ret.native")
+NATIVE_SYSTEM = value("p4.cli.native")  # cli natively; used for every system instruction
+NATIVE_PORT_IO = value("p4.in.native")  # in (port 0x80) natively; used for every port access
 # derived (costs.P4.device_model): the device model's work for one emulated register access,
 # paid by the translator and the interpreter alike; natively the device itself answers.
 DEVICE_MODEL = costs.P4.device_model
 # assumption (costs.P4.bt_hidden_fault): a store into a write-protected page table faults into the
-# VMM, which emulates it, for the round trip Adams & Agesen measured for a page fault (3927).
+# VMM, which emulates it, for the round trip Adams & Agesen measured for a page fault.
 TRACE_FAULT = costs.P4.bt_hidden_fault
-ADAPTED_STORE = 391  # Adams & Agesen: ptemod under the software VMM, the adapted store
+ADAPTED_STORE = value("p4.ptemod.software")  # ptemod under the software VMM: the adapted store
 # derived: an interpreter runs about 240x slower than native: full-system QEMU is ~8x slower than
 # native (~4x, ~2x more for the soft MMU) and ~30x faster than the Bochs interpreter (Bellard 2005).
-INTERPRET = 4 * 2 * 30 * NATIVE_CPI
-MAX_TU = 12  # Adams & Agesen: a translation unit is a basic block of at most 12 instructions
+INTERPRET = value("emulation.factor") * value("qemu.bochs-factor") * NATIVE_CPI
+MAX_TU = int(value("bt.max-tu"))  # a translation unit is a basic block of at most 12 instructions
 ADAPT_AFTER = 2  # assumption: the VMM retranslates a store after its second fault
 # Linux/i386 of the 2.4 and 2.6 eras linked its kernel text at PAGE_OFFSET (0xc0000000) + 1 MiB
 # (Gorman, Understanding the Linux Virtual Memory Manager, 2004; System.map: c0100000 T _text).
@@ -71,6 +75,8 @@ INLINE_CODE = {
     "SLDT": "MOV {0}, [vcpu.LDTR]",
     "MOV_FROM_CR0": "MOV {0}, [vcpu.CR0]",
     "MOV_FROM_CR3": "MOV {0}, [vcpu.CR3]",
+    "IN": "MOV al, device.read(dx) ; the VMM's device model, reached from the cache",
+    "OUT": "device.write(dx, al) ; the VMM's device model, reached from the cache",
 }
 METHODS = ("IDENT", "INLINE", "CALLOUT", "CONTROL")
 KINDS = ("innocuous", "sensitive", "control flow", "page-table store")
@@ -391,7 +397,8 @@ def _translate_one(program: Program, g: GuestInstruction, adapted: bool) -> Tran
     if g.kind == "innocuous":
         return TranslatedInstruction(g, "IDENT", g.text, NATIVE_CPI)
     if name in INLINE_CODE:
-        return TranslatedInstruction(g, "INLINE", INLINE_CODE[name].format(*ops), INLINE)
+        cycles = INLINE_PORT_IO if name in ("IN", "OUT") else INLINE
+        return TranslatedInstruction(g, "INLINE", INLINE_CODE[name].format(*ops), cycles)
     call = {"MOV_CR0": "write_cr0", "MOV_CR3": "write_cr3"}.get(name, name.lower())
     operands = ", ".join(o for o in ops if o not in ("cr0", "cr3"))
     return TranslatedInstruction(g, "CALLOUT", f"CALL vmm.{call}({operands})", CALLOUT)

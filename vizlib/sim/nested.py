@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from types import MappingProxyType
 
+from vizlib.sim.published import value
+
 SETUPS = ("kvm", "nested-kvm", "pvm")
 SETUP_LABELS = MappingProxyType(
     {
@@ -30,21 +32,15 @@ TABLE1 = "PVM paper (SOSP 2023), Table 1, Xeon Platinum 8269CY"
 # PVM paper (SOSP 2023), Table 1, microseconds per round trip, in the order of SETUPS:
 # KVM bare metal / KVM nested (L2) / PVM nested.
 PUBLISHED_US = MappingProxyType(
-    {
-        "hypercall": (0.46, 7.43, 0.48),
-        "exception": (1.66, 9.20, 2.21),
-        "MSR access": (0.87, 8.18, 2.88),
-        "CPUID": (0.54, 7.10, 0.51),
-        "PIO": (3.79, 29.34, 12.94),
-    }
+    {op: tuple(value(f"pvm.{op}.{setup}") for setup in SETUPS) for op in OPERATIONS}
 )
-WORLD_SWITCH_US = 0.105  # PVM paper: a single-level world switch
-NESTED_SWITCH_US = 1.3  # PVM paper: a nested world switch, L2 -> L1
+WORLD_SWITCH_US = value("pvm.world-switch")  # PVM paper: a single-level world switch
+NESTED_SWITCH_US = value("pvm.nested-switch")  # PVM paper: a nested world switch, L2 -> L1
 # Adams & Agesen (ASPLOS 2006): a typical exit needs ~10 VMCS reads (VMware's VMM; assumed of
 # L1's KVM too).
-VMCS_ACCESSES = 10
+VMCS_ACCESSES = int(value("vt.vmcs-reads"))
 MAX_VMCS_ACCESSES = 1000  # a bound for the parameter, far above any real handler
-PAGE_FAULT_SPT_US = 0.93  # PVM paper, bare metal: a page fault under kvm-spt (shadow paging)
+PAGE_FAULT_SPT_US = value("kvm-spt.page-fault")  # PVM paper, bare metal: under shadow paging
 HIDDEN_FAULT_SOURCE = (
     "derived: PVM paper page fault under kvm-spt (0.93 us) plus the setup's extra cost of an "
     "exception over bare metal (Table 1); assumption: a hidden fault pays what an exception pays"
@@ -71,7 +67,7 @@ _WHAT = {
 
 
 @dataclass(frozen=True)
-class Step:
+class RoundTripStep:
     """One step of an event's round trip: who runs, what it does, its VM exits to L0. Lesson 10."""
 
     level: str
@@ -85,7 +81,7 @@ class Trace:
 
     event: str
     setup: str
-    steps: tuple[Step, ...]
+    steps: tuple[RoundTripStep, ...]
     cost_us: float
     source: str
 
@@ -208,9 +204,9 @@ def trace(
     does, handles = _WHAT[event]
     if setup == "kvm":
         steps = (
-            Step("L1", f"the guest {does}: a VM exit to L0", 1),
-            Step("L0", f"KVM {handles}"),
-            Step("L0", "KVM enters the guest again (VMRESUME)"),
+            RoundTripStep("L1", f"the guest {does}: a VM exit to L0", 1),
+            RoundTripStep("L0", f"KVM {handles}"),
+            RoundTripStep("L0", "KVM enters the guest again (VMRESUME)"),
         )
     elif setup == "nested-kvm":
         reads = (
@@ -219,36 +215,40 @@ def trace(
             else "each one a VM exit to L0 and back"
         )
         steps = (
-            Step("L2", f"the guest {does}: a VM exit to L0, the only level in root mode", 1),
-            Step(
+            RoundTripStep(
+                "L2", f"the guest {does}: a VM exit to L0, the only level in root mode", 1
+            ),
+            RoundTripStep(
                 "L0",
                 "L0 finds that L1 asked for this exit: copies it into L1's VMCS for L2 "
                 "(VMCS12) and enters L1",
             ),
-            Step(
+            RoundTripStep(
                 "L1",
                 f"L1's KVM reads the exit and updates L2's state: {accesses} VMREAD / "
                 f"VMWRITE instructions, {reads}",
                 0 if vmcs_shadowing else accesses,
             ),
-            Step("L1", f"L1's KVM {handles}"),
-            Step(
+            RoundTripStep("L1", f"L1's KVM {handles}"),
+            RoundTripStep(
                 "L1",
                 "L1 resumes L2 with VMRESUME: a VM exit to L0, since VMX instructions "
                 "trap in non-root mode",
                 1,
             ),
-            Step("L0", "L0 merges VMCS12 into the VMCS that really runs L2 (VMCS02) and enters L2"),
+            RoundTripStep(
+                "L0", "L0 merges VMCS12 into the VMCS that really runs L2 (VMCS02) and enters L2"
+            ),
         )
     else:
         steps = (
-            Step(
+            RoundTripStep(
                 "L2",
                 f"the guest {does}: it runs in ring 3 of L1's VM, so this traps into PVM "
                 "in L1's kernel, a switch inside L1's VM, no VM exit",
             ),
-            Step("L1", f"PVM {handles}"),
-            Step("L1", "PVM switches back to L2 in ring 3, no VM exit"),
+            RoundTripStep("L1", f"PVM {handles}"),
+            RoundTripStep("L1", "PVM switches back to L2 in ring 3, no VM exit"),
         )
     return Trace(event, setup, steps, cost, source(event, setup))
 

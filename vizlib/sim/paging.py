@@ -243,12 +243,12 @@ def native_tables(mappings: Mapping[int, int], *, levels: int = 4, table_base=GU
 
 
 @dataclass
-class VirtualMachine:
+class GuestMemory:
     """A guest's memory: host-physical memory, the EPT, and the guest's own tables. Lesson 05.
 
     `guest` maps guest-virtual to guest-physical pages; its tables live in guest-physical memory
     (backed by host frames). `ept` maps guest-physical to host-physical pages; its tables live in
-    host memory. Build one with `virtual_machine`.
+    host memory. Build one with `guest_memory`.
     """
 
     host: Memory
@@ -256,7 +256,7 @@ class VirtualMachine:
     guest: PageTables
 
 
-def virtual_machine(
+def guest_memory(
     guest_map: Mapping[int, int],
     host_map: Mapping[int, int],
     *,
@@ -264,7 +264,7 @@ def virtual_machine(
     ept_levels: int = 4,
     guest_table_base: int = GUEST_TABLE_BASE,
     host_table_base: int = HOST_TABLE_BASE,
-) -> VirtualMachine:
+) -> GuestMemory:
     """Build a guest from {guest page: guest frame} and {guest frame: host frame}. Lesson 05.
 
     The EPT is written first, from `host_map` in address order (its tables take host frames from
@@ -282,10 +282,10 @@ def virtual_machine(
     guest = PageTables("guest", memory, "x86", guest_levels)
     for page, frame in sorted(guest_map.items()):
         guest.map(page, frame)
-    return VirtualMachine(host, ept, guest)
+    return GuestMemory(host, ept, guest)
 
 
-def nested_walk(vm: VirtualMachine, virtual_address: int) -> Walk:
+def nested_walk(memory: GuestMemory, virtual_address: int) -> Walk:
     """The processor's two-dimensional walk under EPT / NPT. Lesson 05.
 
     For each guest level, top first: an EPT walk for the guest-physical address of the guest's
@@ -295,22 +295,22 @@ def nested_walk(vm: VirtualMachine, virtual_address: int) -> Walk:
     refs: list[Reference] = []
 
     def ept_walk(address: int, for_guest_level: int) -> int | EptViolation:
-        for step in vm.ept.steps(address):
+        for step in memory.ept.steps(address):
             _reference(refs, "EPT", step, for_guest_level)
         last = refs[-1]
         if last.level == 1 and last.present:
             return (last.value & ADDRESS_MASK) | (address & (PAGE_SIZE - 1))
         return EptViolation(last.level, address, for_guest_level, virtual_address)
 
-    indices, offset = split(virtual_address, vm.guest.levels)
-    table = vm.guest.root
-    for level, index in zip(range(vm.guest.levels, 0, -1), indices, strict=True):
+    indices, offset = split(virtual_address, memory.guest.levels)
+    table = memory.guest.root
+    for level, index in zip(range(memory.guest.levels, 0, -1), indices, strict=True):
         host_table = ept_walk(table, level)
         if isinstance(host_table, EptViolation):
             return Walk("nested", virtual_address, tuple(refs), host_table)
         entry = table + index * ENTRY_BYTES
         read = host_table + index * ENTRY_BYTES
-        value = vm.host.read(read)
+        value = memory.host.read(read)
         refs.append(Reference(len(refs) + 1, "guest", level, index, entry, read, value))
         if not is_present(value, "x86"):
             fault = GuestPageFault(level, virtual_address, exits=False)
@@ -341,17 +341,17 @@ class ShadowPaging:
     """The hypervisor's shadow tables for a guest: guest-virtual to host-physical. Lesson 05.
 
     Built by composing the guest's tables with the hypervisor's record of where each guest frame
-    lives (here `vm.ept`, read in software: with shadow paging the processor never walks it). The
-    shadow tables live in host memory and have the guest's number of levels. A guest frame the
-    host has not backed gets no shadow entry.
+    lives (here `memory.ept`, read in software: with shadow paging the processor never walks
+    it). The shadow tables live in host memory and have the guest's number of levels. A guest
+    frame the host has not backed gets no shadow entry.
     """
 
-    def __init__(self, vm: VirtualMachine):
-        self.vm = vm
-        self.tables = PageTables("shadow", vm.host, "x86", vm.guest.levels)
+    def __init__(self, memory: GuestMemory):
+        self.memory = memory
+        self.tables = PageTables("shadow", memory.host, "x86", memory.guest.levels)
         self.traps = 0
-        for page, frame in vm.guest.mappings().items():
-            host_frame = vm.ept.translate(frame)
+        for page, frame in memory.guest.mappings().items():
+            host_frame = memory.ept.translate(frame)
             if host_frame is not None:
                 self.tables.map(page, host_frame)
 
@@ -363,12 +363,12 @@ class ShadowPaging:
         """
         host_frame = None
         if guest_frame is None:
-            traps = self.vm.guest.unmap(page)
+            traps = self.memory.guest.unmap(page)
             self.tables.unmap(page)
         else:
             check_address("guest_frame", guest_frame, PHYSICAL_BITS, aligned=True)
-            traps = self.vm.guest.map(page, guest_frame)
-            host_frame = self.vm.ept.translate(guest_frame)
+            traps = self.memory.guest.map(page, guest_frame)
+            host_frame = self.memory.ept.translate(guest_frame)
             if host_frame is None:
                 self.tables.unmap(page)
             else:
@@ -405,7 +405,7 @@ def shadow_walk(shadow: ShadowPaging, virtual_address: int) -> Walk:
     refs, result, stopped = _single_walk(shadow.tables, virtual_address, "shadow")
     fault = None
     if stopped is not None:
-        guest_last = list(shadow.vm.guest.steps(virtual_address))[-1]
+        guest_last = list(shadow.memory.guest.steps(virtual_address))[-1]
         if guest_last.level == 1 and is_present(guest_last.value, "x86"):
             fault = HiddenPageFault(stopped, virtual_address)
         else:
@@ -430,7 +430,7 @@ class Example:
     """The lesson's example guest in every mode: native tables, VM, shadow tables. Lesson 05."""
 
     native: PageTables
-    vm: VirtualMachine
+    memory: GuestMemory
     shadow: ShadowPaging
 
     def walk(self, mode: str, virtual_address: int) -> Walk:
@@ -441,7 +441,7 @@ class Example:
             return native_walk(self.native, virtual_address)
         if mode == "shadow":
             return shadow_walk(self.shadow, virtual_address)
-        return nested_walk(self.vm, virtual_address)
+        return nested_walk(self.memory, virtual_address)
 
 
 def example(levels: int = 4) -> Example:
@@ -450,5 +450,5 @@ def example(levels: int = 4) -> Example:
     Natively the same program maps its pages straight to the guest's frames: no host layer.
     """
     native = native_tables(_EXAMPLE_GUEST, levels=levels)
-    vm = virtual_machine(_EXAMPLE_GUEST, _EXAMPLE_HOST, guest_levels=levels, ept_levels=levels)
-    return Example(native, vm, ShadowPaging(vm))
+    memory = guest_memory(_EXAMPLE_GUEST, _EXAMPLE_HOST, guest_levels=levels, ept_levels=levels)
+    return Example(native, memory, ShadowPaging(memory))

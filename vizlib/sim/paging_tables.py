@@ -167,7 +167,7 @@ class GuestPhysicalMemory:
 
 
 @dataclass(frozen=True)
-class Step:
+class EntryRead:
     """One entry read while descending the tables: level, index, table, address, value.
 
     Lesson 05.
@@ -229,14 +229,14 @@ class PageTables:
         self.memory.write(last.entry_address, 0)
         return 1
 
-    def steps(self, address: int) -> Iterator[Step]:
+    def steps(self, address: int) -> Iterator[EntryRead]:
         """The entries a walk for `address` reads, top level first, up to a non-present one."""
         indices, _ = split(address, self.levels)
         table = self.root
         for level, index in zip(range(self.levels, 0, -1), indices, strict=True):
             entry = table + index * ENTRY_BYTES
             value = self.memory.read(entry)
-            yield Step(level, index, table, entry, value)
+            yield EntryRead(level, index, table, entry, value)
             if not is_present(value, self.kind):
                 return
             table = value & ADDRESS_MASK

@@ -15,19 +15,19 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from vizlib.sim import costs
+from vizlib.sim.published import value
 
 # Cycles. A guest instruction translated: Adams & Agesen (ASPLOS 2006) measured ~2300 cycles per
 # x86 instruction for VMware's binary translator. assumption: QEMU's costs the same order.
-TRANSLATE = 2300
+TRANSLATE = value("bt.translate")
 # A guest instruction run from the cache. derived: Bellard (2005) found user-mode QEMU ~4x slower
-# than native on integer code; 4 x costs.P4_CPI (assumption there: 2.5 cycles per native
-# instruction) = 10.
-EXECUTE = 4 * costs.P4_CPI
+# than native on integer code; 4 x 2.5 cycles per native instruction (the cost model's P4 CPI,
+# an assumption) = 10.
+EXECUTE = value("qemu.user-slowdown") * value("p4.cpi")
 # A lookup by PC. derived: Adams & Agesen's call/ret pair costs 51 cycles translated and 11
 # natively; the 40 between is the return's lookup in the translation cache. assumption: a QEMU
 # block lookup (back to the main loop, hash the PC, find the block) costs the same.
-LOOKUP = 51 - 11
+LOOKUP = value("p4.call-ret.software") - value("p4.call-ret.native")
 # A chained exit costs nothing extra (derived): it is a direct jump, one of the block's own
 # instructions, already counted in EXECUTE.
 

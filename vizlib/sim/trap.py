@@ -10,48 +10,70 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vizlib.sim import costs
+from vizlib.sim import costs, techniques
+from vizlib.sim.bt import INLINE_CODE
 from vizlib.sim.isa import X86
+from vizlib.sim.published import value
+from vizlib.sim.techniques import EVENT_OF_INSTRUCTION, TREATMENT_KINDS
 
-# Cycle costs (Adams & Agesen, ASPLOS 2006, Pentium 4 unless said otherwise).
-NATIVE_SIMPLE = 1  # illustrative: one ALU or MOV instruction
-NATIVE_SYSTEM = 60  # `cli` natively; used for every other system instruction (illustrative)
-NATIVE_PORT_IO = 3209  # `in` from port 0x80 natively; used for every port access
-# `divzero`, a fault delivered to the guest kernel: native / BT VMM / VT-x. The BT figure also
-# stands for trap-and-emulate and Xen, which reflect faults in software the same way (derived).
-FAULT = {"native": 889, "software": 3223, "hardware": 1014}
-TRAP_EMULATE = 2030  # `rdtsc` by trap-and-emulate: a simple instruction's trap round trip
-BT_CALLOUT = 1254  # `rdtsc` by a callout from translated code
-BT_TRANSLATE = 2300  # per translated instruction; a program runs once, so the cache starts cold
-BT_SYSCALL = 2000  # `syscall` under BT: about native + 2000
-# assumption (costs.P4.pv_hypercall, the figure lesson 04's cost model uses): a 32-bit Xen
-# hypercall is a software interrupt into Xen and back, an IDT round trip like Adams & Agesen's
-# native divzero (889). No published figure in our notes.
-HYPERCALL = costs.P4.pv_hypercall
-SHARED_FLAG = 1  # illustrative: one load or store to memory shared with the hypervisor
-VM_EXIT = 1931 + 2409 + 10 * 178  # derived: a VM exit (page-fault exit, P4), a VM entry, and
-# the ~10 VMCS reads a typical exit needs
-VM_EXIT_PORT_IO = 15826  # `in` under first-generation VT-x
+TECHNIQUES = (
+    "native",
+    "trap-and-emulate",
+    "binary-translation",
+    "paravirtualization",
+    "hardware-assisted",
+)
+# The ring the guest kernel runs in: deprivileged to ring 1 before VT-x, as VMware and Xen did on
+# 32-bit x86 (paging still keeps ring-3 user code out of it); ring 0 of non-root mode with VT-x.
+KERNEL_RING = {"native": 0, "hardware-assisted": 0} | dict.fromkeys(TECHNIQUES[1:4], 1)
+
+# Cycle costs in Pentium 4 cycles (Adams & Agesen, ASPLOS 2006), from vizlib.sim.published.
+NATIVE_SIMPLE = 1  # assumption, illustrative: one ALU or MOV instruction
+NATIVE_SYSTEM = value("p4.cli.native")  # used for every other system instruction (illustrative)
+NATIVE_SYSCALL = value("p4.syscall.native")
+NATIVE_PORT_IO = value("p4.in.native")  # `in` from port 0x80 natively; used for every port access
+SOFTWARE_SYSCALL = value("p4.syscall.software")  # a system call through a software VMM, in all
+TRAP_EMULATE = value("p4.rdtsc.trap")  # a simple instruction's trap round trip
+BT_TRANSLATE = value("bt.translate")  # per translated instruction; a program runs once, so the
+# cache starts cold
+BT_CALLOUT = value("p4.rdtsc.callout")
+BT_INLINE = value("p4.cr8write.software")  # a control-register write emulated in the cache
+BT_INLINE_PORT_IO = value("p4.in.software")  # `in` emulated in the translation cache
+HYPERCALL = costs.PV_HYPERCALL  # assumption (vizlib.sim.costs): an IDT round trip
+SHARED_FLAG = 1  # assumption, illustrative: one store to memory shared with the hypervisor
+VM_EXIT = value("p4.vm-round-trip")  # derived: exit + entry + 10 VMCS reads
+VM_EXIT_PORT_IO = value("p4.in.hardware")  # `in` under first-generation VT-x
+# `divzero`, a fault delivered to the guest kernel: natively, by a software VMM (which also
+# stands for trap-and-emulate and Xen, which reflect faults in software the same way), by VT-x.
+FAULT = {v: value(f"p4.divzero.{v}") for v in ("native", "software", "hardware")}
 
 # The costs above as a table for lesson 02, in Pentium 4 cycles: (what, cycles, source).
 _AA = "Adams & Agesen 2006"
 COSTS = (
-    ("ADD or MOV natively", NATIVE_SIMPLE, "illustrative"),
+    ("ADD or MOV natively", NATIVE_SIMPLE, "assumption (illustrative)"),
+    ("a system call natively", NATIVE_SYSCALL, f"{_AA}: syscall"),
     ("another system instruction natively", NATIVE_SYSTEM, f"{_AA}: cli (used for all)"),
     ("port I/O natively", NATIVE_PORT_IO, f"{_AA}: in from port 0x80"),
     ("trap to the VMM and back", TRAP_EMULATE, f"{_AA}: rdtsc by trap-and-emulate"),
+    ("a system call through a software VMM", SOFTWARE_SYSCALL, f"{_AA}: syscall"),
     ("translate one kernel instruction", BT_TRANSLATE, f"{_AA}: translator, per instruction"),
+    ("run an instruction translated inline", BT_INLINE, f"{_AA}: cr8write in the cache"),
+    ("port I/O translated inline", BT_INLINE_PORT_IO, f"{_AA}: in under the software VMM"),
     ("callout from translated code", BT_CALLOUT, f"{_AA}: rdtsc by callout"),
     ("hypercall into Xen (32-bit)", HYPERCALL, "assumption: an IDT round trip (native divzero)"),
-    ("load or store in memory shared with Xen", SHARED_FLAG, "illustrative"),
+    ("load or store in memory shared with Xen", SHARED_FLAG, "assumption (illustrative)"),
     ("VM exit, handling, VM entry", VM_EXIT, f"derived ({_AA}): exit + entry + 10 VMCS reads"),
     ("port I/O, first-generation VT-x", VM_EXIT_PORT_IO, f"{_AA}: in from port 0x80"),
 )
 
 # The guest's own machine state and the VMM's (illustrative values). The VMM's tables live high
 # in the address space, and its CR0 has TS and NE set where the guest's does not.
+# CPUID's feature bits differ too: the VMM offers its guest only the features it can virtualize
+# (illustrative values of CPUID leaf 1, EDX).
 _GUEST = dict(if_flag=1, gdt_base=0x1000, idt_base=0x2000, cr3=0x100000, msw=0x11, tr=0x28)
+_GUEST |= dict(features=0x0183FBFF)
 _HOST = dict(if_flag=1, gdt_base=0xFFC01000, idt_base=0xFFC02000, cr3=0x7F00000, msw=0x39, tr=8)
+_HOST |= dict(features=0xBFEBFBFF)
 PORT_VALUES = {0x3FD: 0x60}  # 16550 UART line status: transmitter empty; other ports read 0xFF
 
 # Mnemonics the simulator runs, each with its operands and their ranges.
@@ -67,77 +89,40 @@ OPERANDS: dict[str, dict[str, tuple[int, int]]] = {
 RINGS = {"kernel": 0, "user": 3}
 
 
-@dataclass(frozen=True)
-class Technique:
-    """How a technique runs the guest kernel. Lesson 02."""
-
-    name: str
-    kernel_ring: int
-    summary: str
-
-
-TECHNIQUES = {
-    t.name: t
-    for t in (
-        Technique("native", 0, "No VMM: the guest kernel owns the real CPU in ring 0."),
-        Technique(
-            "trap-and-emulate",
-            1,
-            "The guest kernel is deprivileged to ring 1, as VMware and Xen did on 32-bit x86 "
-            "(paging still keeps ring-3 user code out of it); privileged instructions trap to "
-            "the VMM in ring 0, which emulates them on the guest's virtual CPU.",
-        ),
-        Technique(
-            "binary-translation",
-            1,
-            "VMware (1999): kernel code is translated before it runs in ring 1, sensitive "
-            "instructions become callouts to the VMM; user code runs directly.",
-        ),
-        Technique(
-            "paravirtualization",
-            1,
-            "Xen (2003): the guest kernel, modified, runs in ring 1 and replaces its sensitive "
-            "instructions by hypercalls or by reads and writes of memory shared with Xen.",
-        ),
-        Technique(
-            "hardware-assisted",
-            0,
-            "VT-x / AMD-V (2005-06): the guest kernel runs in ring 0 of non-root mode on its own "
-            "state; configured instructions cause VM exits (first generation: no EPT).",
-        ),
-    )
-}
-
-# Paravirtualized kernel: what replaces each sensitive instruction (Xen, Barham et al. 2003).
-_PV_SHARED = "the modified kernel uses memory shared with Xen, no trap"
+# A paravirtualized kernel's replacement for the sensitive instructions that are no event of
+# `techniques` (Xen, Barham et al. 2003): (treatment kind, what it does).
 PV_KERNEL = {
-    **{n: ("cpu", f"{_PV_SHARED} (event mask = virtual IF)") for n in ("CLI", "STI", "POPF")},
-    "PUSHF": ("cpu", f"{_PV_SHARED} (reads the event mask)"),
     **{
-        n: ("cpu", "the modified kernel reads its own copy, no trap")
+        n: ("direct", "the modified kernel reads its own copy, no trap")
         for n in ("SGDT", "SIDT", "SMSW", "STR", "MOV_FROM_CR3")
     },
-    "LGDT": ("vmm (hypercall)", "hypercall set_gdt"),
-    "MOV_CR3": ("vmm (hypercall)", "hypercall mmuext_op (new page-table base)"),
-    "INVLPG": ("vmm (hypercall)", "hypercall mmuext_op (invalidate one page)"),
-    "HLT": ("vmm (hypercall)", "hypercall sched_op (block until an event)"),
-    **{n: ("vmm (trap)", "traps; Xen emulates the port access") for n in ("IN", "OUT")},
-    "CPUID": ("vmm (trap)", "marked with Xen's forced-emulation prefix, it faults; Xen emulates"),
+    "LGDT": ("hypercall", "hypercall set_gdt"),
+    "INVLPG": ("hypercall", "hypercall mmuext_op (invalidate one page)"),
 }
-# First-generation VT-x without EPT: the instructions configured to cause VM exits.
-VT_X_EXITS = {
-    "CPUID": "always exits",
-    "HLT": "HLT exiting",
-    **{n: "unconditional I/O exiting" for n in ("IN", "OUT")},
-    "MOV_CR3": "CR3-load exiting (shadow paging)",
-    "MOV_FROM_CR3": "CR3-store exiting (shadow paging)",
-    "INVLPG": "INVLPG exiting (shadow paging)",
+# First-generation VT-x without EPT: the sensitive instructions that are no event of `techniques`
+# but exit all the same, for shadow paging.
+_SHADOW_EXITS = {
+    "MOV_FROM_CR3": "CR_ACCESS (CR3-store exiting, shadow paging)",
+    "INVLPG": "INVLPG (INVLPG exiting, shadow paging)",
 }
+
+
+def _vt_x_exits() -> dict[str, str]:
+    """The instructions the model's first-generation VT-x VMM makes exit, and why."""
+    exits = {}
+    for mnemonic, event in EVENT_OF_INSTRUCTION.items():
+        chosen = techniques.treatment("hardware-assisted", event)
+        if chosen.exit_reason:
+            exits[mnemonic] = f"{chosen.exit_reason} ({TREATMENT_KINDS[chosen.kind].name.en})"
+    return exits | _SHADOW_EXITS
+
+
+VT_X_EXITS = _vt_x_exits()
 
 
 @dataclass(frozen=True)
-class Step:
-    """One parsed program line."""
+class ProgramLine:
+    """One parsed line of a guest program: its ring, instruction and operands. Lesson 02."""
 
     line: int
     ring: str
@@ -148,14 +133,22 @@ class Step:
 
 @dataclass(frozen=True)
 class Event:
-    """What happened to one instruction: where it ran, who handled it, and its cost."""
+    """What happened to one instruction: where it ran, how it was handled, and its cost.
+
+    `handler` is one of `techniques.TREATMENT_KINDS`, the model's words for how. Lesson 02.
+    """
 
     line: int
     text: str
     ring: int
     what: str
     handler: str
-    cycles: int
+    cycles: float
+
+    @property
+    def enters_vmm(self) -> bool:
+        """True when control passed to the VMM (a trap, callout, hypercall or VM exit)."""
+        return TREATMENT_KINDS[self.handler].leaves_guest
 
 
 @dataclass(frozen=True)
@@ -187,7 +180,7 @@ class Result:
     correct: bool
     divergence: Divergence | None
     traps: int
-    cycles: int
+    cycles: float
     events: tuple[Event, ...]
     view: GuestView
 
@@ -200,6 +193,7 @@ class _Cpu:
     cr3: int
     msw: int
     tr: int
+    features: int
 
 
 @dataclass
@@ -220,7 +214,7 @@ def _allowed(values) -> str:
     return ", ".join(values)
 
 
-def parse(program: str) -> tuple[Step, ...]:
+def parse(program: str) -> tuple[ProgramLine, ...]:
     """Parse a guest program: `ring: MNEMONIC name=value ...` per line, `#` comments. Lesson 02."""
     steps = []
     for number, raw in enumerate(program.splitlines(), start=1):
@@ -255,26 +249,27 @@ def parse(program: str) -> tuple[Step, ...]:
             operands[name] = number_value
         if missing := [n for n in spec if n not in operands]:
             raise ValueError(f"{where}: {mnemonic} needs {_allowed(f'{n}=' for n in missing)}")
-        steps.append(Step(number, ring, mnemonic, tuple(operands.items()), " ".join(words)))
+        steps.append(ProgramLine(number, ring, mnemonic, tuple(operands.items()), " ".join(words)))
     return tuple(steps)
 
 
 # What each instruction reads or writes: (state field, label) and, for writes, the operand.
 _READS = {"PUSHF": ("if_flag", "IF"), "SGDT": ("gdt_base", "GDT base"), "SMSW": ("msw", "MSW")}
 _READS |= {"SIDT": ("idt_base", "IDT base"), "STR": ("tr", "TR"), "MOV_FROM_CR3": ("cr3", "CR3")}
+_READS |= {"CPUID": ("features", "CPUID features")}
 _WRITES = {"LGDT": ("gdt_base", "GDT base", "base"), "MOV_CR3": ("cr3", "CR3", "value")}
 _WRITES |= {"POPF": ("if_flag", "IF", "if")}
-_NOTES = {"HLT": "waits for the next interrupt", "CPUID": "returns the processor's identity"}
+_NOTES = {"HLT": "waits for the next interrupt"}
 _NOTES |= {"RDTSC": "reads the time-stamp counter", "INVLPG": "drops one TLB entry"}
 _NOTES |= {"SYSCALL": "enters the guest kernel's system-call handler"}
 
 
-def _read(machine: _Machine, step: Step, label: str, value: int) -> str:
+def _read(machine: _Machine, step: ProgramLine, label: str, value: int) -> str:
     machine.reads.append((step.line, label, value))
     return f"reads {_show(label, value)}"
 
 
-def _effect(step: Step, cpu: _Cpu, machine: _Machine, applies_if: bool) -> str:
+def _effect(step: ProgramLine, cpu: _Cpu, machine: _Machine, applies_if: bool) -> str:
     """Perform `step` on `cpu`; return what it did. `applies_if`: a change to IF takes effect."""
     name, ops = step.mnemonic, dict(step.operands)
     if name in ("CLI", "STI"):
@@ -297,57 +292,92 @@ def _effect(step: Step, cpu: _Cpu, machine: _Machine, applies_if: bool) -> str:
     return _NOTES.get(name, "innocuous")
 
 
-def _native_cycles(name: str) -> int:
+def _native_cycles(name: str) -> float:
     if name in ("IN", "OUT"):
         return NATIVE_PORT_IO
+    if name == "SYSCALL":
+        return NATIVE_SYSCALL
     return NATIVE_SIMPLE if name in ("ADD", "MOV") else NATIVE_SYSTEM
 
 
-def _route(step: Step, technique: str) -> tuple[str, str, int, str]:
-    """Who handles `step` under `technique`: (handler, how, cycles, target). The target is
-    "emulated" (software acts on the guest's virtual CPU), "guest" (the hardware runs it on the
-    guest's own state) or "real" (the hardware runs it on the real CPU, which the VMM owns)."""
-    name, entry, kernel = step.mnemonic, X86[step.mnemonic], step.ring == "kernel"
-    native = _native_cycles(name)
-    if name == "SYSCALL" and technique in ("trap-and-emulate", "binary-translation"):
-        cost = TRAP_EMULATE if technique == "trap-and-emulate" else native + BT_SYSCALL
-        return "vmm (trap)", "lands in the VMM in ring 0, which reflects it", cost, "emulated"
-    if name == "SYSCALL" and technique == "paravirtualization":
-        return "cpu", "Xen's fast path: straight to the guest's handler", native, "emulated"
-    if technique == "hardware-assisted" and name in VT_X_EXITS:
-        cost = VM_EXIT_PORT_IO if name in ("IN", "OUT") else VM_EXIT
-        return "vmm (VM exit)", f"VM exit ({VT_X_EXITS[name]}), VMM emulates", cost, "emulated"
+def _kind(step: ProgramLine, technique: str) -> tuple[str, str]:
+    """(treatment kind, what happens) of `step` under `technique`: the model's treatment of the
+    instruction's event where it has one, the instruction's own rule otherwise."""
+    name, kernel = step.mnemonic, step.ring == "kernel"
+    event = EVENT_OF_INSTRUCTION.get(name)
     if technique == "native":
-        return "cpu", "runs directly on the CPU", native, "guest"
+        return "native", "runs directly on the CPU"
+    if event and (kernel or event in ("instruction", "system-call")):
+        chosen = techniques.treatment(technique, event)
+        if name in chosen.not_equivalent:
+            return "direct", "runs directly on the real CPU, no trap"
+        return chosen.kind, chosen.how
     if technique == "hardware-assisted":
-        return "cpu", "runs directly in non-root mode on the guest's state", native, "guest"
-    if not kernel or entry.innocuous:
-        if kernel and technique == "binary-translation":
-            return "cpu", "runs translated on the real CPU", native + BT_TRANSLATE, "real"
-        return "cpu", "runs directly on the real CPU", native, "real"
+        if name in _SHADOW_EXITS:
+            return "exit-kernel", f"VM exit {_SHADOW_EXITS[name]}, the VMM emulates it"
+        return "direct", "runs directly in non-root mode on the guest's state"
+    if not kernel or X86[name].innocuous:
+        return "direct", "runs directly on the real CPU"
     if technique == "binary-translation":
-        return "vmm (callout)", "translated to a callout", BT_TRANSLATE + BT_CALLOUT, "emulated"
+        if name in INLINE_CODE:
+            return "inline", "translated inline, acting on the virtual CPU"
+        return "callout", "translated to a callout, the VMM emulates it"
     if technique == "paravirtualization":
-        handler, how = PV_KERNEL[name]
-        cost = {"cpu": SHARED_FLAG, "vmm (hypercall)": HYPERCALL}.get(handler, TRAP_EMULATE)
-        return handler, how, cost, "emulated"
-    if entry.privileged:
-        return "vmm (trap)", "traps to the VMM, which emulates it", TRAP_EMULATE, "emulated"
-    return "cpu", "runs directly on the real CPU, no trap", native, "real"
+        return PV_KERNEL[name]
+    if X86[name].privileged:
+        return "trap", "traps to the VMM, which emulates it"
+    return "direct", "runs directly on the real CPU, no trap"
 
 
-def _fault(step: Step, technique: str, ring: int) -> Event:
+def _cycles(step: ProgramLine, technique: str, kind: str) -> float:
+    """What `step` costs when handled as `kind` under `technique`, in Pentium 4 cycles."""
+    name = step.mnemonic
+    native = _native_cycles(name)
+    port = name in ("IN", "OUT")
+    translate = BT_TRANSLATE if technique == "binary-translation" and step.ring == "kernel" else 0
+    if kind == "trap":
+        return SOFTWARE_SYSCALL if name == "SYSCALL" else TRAP_EMULATE
+    if kind == "inline":
+        return translate + (BT_INLINE_PORT_IO if port else BT_INLINE)
+    if kind == "callout":
+        return translate + BT_CALLOUT
+    if kind == "hypercall":
+        return HYPERCALL
+    if kind == "exit-user" or kind == "exit-kernel":
+        return VM_EXIT_PORT_IO if port else VM_EXIT
+    if technique == "paravirtualization" and step.ring == "kernel" and X86[name].sensitive:
+        return SHARED_FLAG  # the modified kernel's load or store instead of the instruction
+    return translate + native
+
+
+def _route(step: ProgramLine, technique: str) -> tuple[str, str, float, str]:
+    """How `step` is handled under `technique`: (treatment kind, what happens, cycles, target).
+    The target is "emulated" (software acts on the guest's virtual CPU), "guest" (the hardware
+    runs it on the guest's own state) or "real" (the hardware runs it on the real CPU, which the
+    VMM owns)."""
+    kind, how = _kind(step, technique)
+    cycles = _cycles(step, technique, kind)
+    if kind == "native" or technique == "hardware-assisted" and kind == "direct":
+        return kind, how, cycles, "guest"
+    pv_kernel = technique == "paravirtualization" and step.ring == "kernel"
+    if kind == "direct" and not (pv_kernel and X86[step.mnemonic].sensitive):
+        return kind, how, cycles, "real"
+    return kind, how, cycles, "emulated"
+
+
+def _fault(step: ProgramLine, technique: str, ring: int) -> Event:
     """A privileged instruction in ring 3: #GP, delivered to the guest kernel."""
     how = "#GP: privileged in ring 3; delivered to the guest kernel"
     if technique in ("native", "hardware-assisted"):
+        kind = "native" if technique == "native" else "direct"
         cost = FAULT["native" if technique == "native" else "hardware"]
-        return Event(step.line, step.text, ring, f"{how} by the CPU", "cpu", cost)
-    return Event(step.line, step.text, ring, f"{how} by the VMM", "vmm (trap)", FAULT["software"])
+        return Event(step.line, step.text, ring, f"{how} by the CPU", kind, cost)
+    return Event(step.line, step.text, ring, f"{how} by the VMM", "trap", FAULT["software"])
 
 
-def _execute(steps: tuple[Step, ...], technique: str) -> tuple[list[Event], list[GuestView]]:
+def _execute(steps: tuple[ProgramLine, ...], technique: str) -> tuple[list[Event], list[GuestView]]:
     machine, events, views = _Machine(), [], []
-    kernel_ring = TECHNIQUES[technique].kernel_ring
+    kernel_ring = KERNEL_RING[technique]
     for step in steps:
         ring = kernel_ring if step.ring == "kernel" else RINGS["user"]
         if step.ring == "user" and X86[step.mnemonic].privileged:
@@ -401,7 +431,7 @@ def run(program: str, technique: str) -> Result:
         technique=technique,
         correct=divergence is None,
         divergence=divergence,
-        traps=sum(e.handler.startswith("vmm") for e in events),
+        traps=sum(e.enters_vmm for e in events),
         cycles=sum(e.cycles for e in events),
         events=tuple(events),
         view=views[-1] if views else start,

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
-from vizlib.sim import costs
+from vizlib.sim import techniques
+from vizlib.sim.published import value
+from vizlib.sim.techniques import PROCESSORS, TREATMENT_KINDS
 
 MODES = ("root", "non-root")
 
@@ -106,40 +108,47 @@ class WorldSwitch:
     source: str
 
 
+def _switch(cpu: str) -> WorldSwitch:
+    """Adams & Agesen's VM exit and entry on `cpu` ("p4" or "core2"), timed at its clock."""
+    exit_cycles, entry_cycles = value(f"{cpu}.pf-exit"), value(f"{cpu}.vm-entry")
+    return WorldSwitch(
+        cpu,
+        PROCESSORS[cpu].description,
+        (exit_cycles + entry_cycles) / PROCESSORS[cpu].clock_hz,  # derived
+        exit_cycles,
+        entry_cycles,
+        f"Adams & Agesen (ASPLOS 2006): page-fault VM exit {exit_cycles:g}, VM entry "
+        f"{entry_cycles:g} cycles",
+    )
+
+
+_SWITCH_US = value("pvm.world-switch")
 WORLD_SWITCHES = {
-    "p4": WorldSwitch(
-        "p4",
-        "Pentium 4 672, 3.8 GHz (2006)",
-        (1931 + 2409) / costs.P4_CLOCK,  # derived
-        1931,
-        2409,
-        "Adams & Agesen (ASPLOS 2006): page-fault VM exit 1931, VM entry 2409 cycles",
-    ),
-    "core2": WorldSwitch(
-        "core2",
-        "Core 2 Duo, 2.4 GHz (2006)",
-        (1186 + 937) / costs.CORE2_CLOCK,  # derived; the 2.4 GHz clock is the cost model's
-        1186,
-        937,
-        "Adams & Agesen (ASPLOS 2006): page-fault VM exit 1186, VM entry 937 cycles",
-    ),
+    "p4": _switch("p4"),
+    "core2": _switch("core2"),
     "modern": WorldSwitch(
         "modern",
-        "Xeon Platinum 8269CY, 2.5 GHz (2019)",
-        0.105e-6,
+        PROCESSORS["modern"].description,
+        _SWITCH_US * 1e-6,
         None,
         None,
-        "PVM paper (SOSP 2023): a single-level world switch takes 0.105 us",
+        f"PVM paper (SOSP 2023): a single-level world switch takes {_SWITCH_US:g} us",
     ),
 }
 CPUS = tuple(WORLD_SWITCHES)
 
 # Handling times (hypervisor software, world switch excluded), measured on the modern machine.
-# derived: the PVM paper's round trips on bare-metal KVM (SOSP 2023, Table 1) minus its 0.105 us
-# world switch. The same handler times are used for every generation (assumption), so the
-# generations differ only in the hardware's world switch.
-_SWITCH_US = 0.105
-_SIMPLE_US = 0.54 - _SWITCH_US  # CPUID: the simplest exit, 0.54 us
+# derived: the PVM paper's round trips on bare-metal KVM (SOSP 2023, Table 1) minus its world
+# switch. The same handler times are used for every generation (assumption), so the generations
+# differ only in the hardware's world switch.
+
+
+def _handler_us(operation: str) -> float:
+    """The PVM paper's round trip of `operation` on bare-metal KVM minus the world switch."""
+    return value(f"pvm.{operation}.kvm") - _SWITCH_US
+
+
+_SIMPLE_US = _handler_us("CPUID")  # the simplest exit
 
 
 @dataclass(frozen=True)
@@ -160,7 +169,11 @@ EXIT_REASONS = {
     r.name: r
     for r in (
         ExitReason(
-            "EXCEPTION_NMI", 0, "an exception the hypervisor intercepts", 1.66 - _SWITCH_US, _TABLE1
+            "EXCEPTION_NMI",
+            0,
+            "an exception the hypervisor intercepts",
+            _handler_us("exception"),
+            _TABLE1,
         ),
         ExitReason(
             "EXTERNAL_INTERRUPT",
@@ -177,7 +190,7 @@ EXIT_REASONS = {
             _SIMPLE_US,
             _AS_CPUID,
         ),
-        ExitReason("VMCALL", 18, "the guest makes a hypercall", 0.46 - _SWITCH_US, _TABLE1),
+        ExitReason("VMCALL", 18, "the guest makes a hypercall", _handler_us("hypercall"), _TABLE1),
         ExitReason(
             "CR_ACCESS",
             28,
@@ -189,18 +202,18 @@ EXIT_REASONS = {
             "IO_INSTRUCTION",
             30,
             "the guest executes IN or OUT on an emulated device (handled in user space)",
-            3.79 - _SWITCH_US,
+            _handler_us("PIO"),
             _TABLE1,
         ),
-        ExitReason("MSR_READ", 31, "the guest executes RDMSR", 0.87 - _SWITCH_US, _TABLE1),
-        ExitReason("MSR_WRITE", 32, "the guest executes WRMSR", 0.87 - _SWITCH_US, _TABLE1),
+        ExitReason("MSR_READ", 31, "the guest executes RDMSR", _handler_us("MSR access"), _TABLE1),
+        ExitReason("MSR_WRITE", 32, "the guest executes WRMSR", _handler_us("MSR access"), _TABLE1),
         ExitReason(
             "EPT_VIOLATION",
             48,
             "the guest touches a guest-physical page the EPT does not map",
             # assumption: filling in a missing second-level entry costs what shadow paging adds
             # to a page fault: PVM paper, 0.93 us (kvm-spt) - 0.15 us (kvm-ept).
-            0.93 - 0.15 - _SWITCH_US,
+            value("kvm-spt.page-fault") - value("kvm-ept.page-fault") - _SWITCH_US,
             "assumption: PVM paper page fault, kvm-spt minus kvm-ept, minus the world switch",
         ),
         ExitReason("OTHERS", None, "every other reason together", _SIMPLE_US, _AS_CPUID),
@@ -209,17 +222,11 @@ EXIT_REASONS = {
 
 _PERF = "perf kvm stat on a Linux guest (kvm@vger, 2019-10-15)"
 # Each mix: reason -> share of exits, and its source.
+_LINUX_GUEST = {r: value(f"kvm-stat.{r}") for r in ("HLT", "VMCALL", "MSR_WRITE", "EPT_VIOLATION")}
+# Each mix: reason -> share of exits, and its source.
 EXIT_MIXES = {
-    "linux guest": (
-        {
-            "HLT": 0.75,
-            "VMCALL": 0.105,
-            "MSR_WRITE": 0.061,
-            "EPT_VIOLATION": 0.047,
-            "OTHERS": 1 - 0.75 - 0.105 - 0.061 - 0.047,  # derived: each other reason < 1.3 %
-        },
-        _PERF,
-    ),
+    # derived: OTHERS is what is left, each other reason below 1.3 %.
+    "linux guest": (_LINUX_GUEST | {"OTHERS": 1 - sum(_LINUX_GUEST.values())}, _PERF),
     "emulated network card": (
         {"IO_INSTRUCTION": 0.6, "EXTERNAL_INTERRUPT": 0.2, "HLT": 0.1, "OTHERS": 0.1},
         "illustrative: a guest driving an emulated device register by register",
@@ -345,25 +352,35 @@ def simulate(
     return Timeline(switch.cpu, shares, tuple(segments))
 
 
-# What makes a guest leave non-root mode, with EPT and with shadow paging (KVM on VT-x). KVM
-# intercepts page faults, CR3 loads and INVLPG only with shadow paging; with EPT the guest owns
-# its page tables (Intel SDM vol. 3C; Linux arch/x86/kvm/vmx/vmx.c). None: no VM exit.
+PAGING = ("ept", "shadow")
+_TECHNIQUE_OF_PAGING = {"ept": "hardware-assisted-ept", "shadow": "hardware-assisted"}
+
+
+def _exit(technique: str, event: str) -> str | None:
+    chosen = techniques.treatment(technique, event)
+    return chosen.exit_reason if chosen.kind.startswith("exit") else None
+
+
+# What makes a guest leave non-root mode, with EPT and with shadow paging (KVM on VT-x): the
+# model's events under `techniques`' two hardware-assisted techniques, then three exits that are
+# no event of the model. None: no VM exit.
 GUEST_EVENTS = {
-    "executes HLT with nothing to do": ("HLT", "HLT"),
-    "executes CPUID": ("CPUID", "CPUID"),
+    techniques.EVENTS[e].does: tuple(_exit(_TECHNIQUE_OF_PAGING[p], e) for p in PAGING)
+    for e in techniques.EVENTS
+} | {
     "writes a model-specific register (WRMSR)": ("MSR_WRITE", "MSR_WRITE"),
     "makes a hypercall (VMCALL)": ("VMCALL", "VMCALL"),
-    "writes an emulated device's I/O port (OUT)": ("IO_INSTRUCTION", "IO_INSTRUCTION"),
-    "a host device interrupts while the guest runs": ("EXTERNAL_INTERRUPT", "EXTERNAL_INTERRUPT"),
-    "makes a system call": (None, None),
-    "adds two registers": (None, None),
-    "switches process (loads CR3)": (None, "CR_ACCESS"),
-    "writes one of its own page-table entries": (None, "EXCEPTION_NMI"),
-    "touches a page its own page tables do not map": (None, "EXCEPTION_NMI"),
     # Under shadow paging the shadow entry is missing too: a page fault the hypervisor takes.
     "touches a guest-physical page the host has not backed yet": ("EPT_VIOLATION", "EXCEPTION_NMI"),
 }
-PAGING = ("ept", "shadow")
+_IN_KERNEL = TREATMENT_KINDS["exit-kernel"].name.en
+# Where KVM handles each exit of GUEST_EVENTS with EPT, in the model's words.
+HANDLED_WITH_EPT = {
+    techniques.EVENTS[e].does: TREATMENT_KINDS[
+        techniques.treatment(_TECHNIQUE_OF_PAGING["ept"], e).kind
+    ].name.en
+    for e in techniques.EVENTS
+} | dict.fromkeys(list(GUEST_EVENTS)[len(techniques.EVENTS) :], _IN_KERNEL)
 
 
 def exit_reason(event: str, paging: str = "ept") -> str | None:

@@ -296,7 +296,7 @@ NETWORK_RING_SIZE = slots_per_page(NETIF_TX_SLOT_BYTES)  # derived: 4032 // 12 =
 
 
 @dataclass(frozen=True)
-class Step:
+class RequestStep:
     """One event in a request's trip through a split driver. Lesson 09.
 
     `actor` and the (tail, head) pairs of `edges` name nodes of `vizlib.diagrams.split_driver`
@@ -321,7 +321,7 @@ def _minus(later: int, earlier: int) -> str:
 
 def one_request(
     size: int = BLOCK_RING_SIZE, start: int = 0, grant_ref: int = 8
-) -> tuple[Step, ...]:
+) -> tuple[RequestStep, ...]:
     """The events of one disk read through an idle split driver, step by step. Lesson 09.
 
     Starts from `RingState.at(size, start)`; a `start` near 2**32 shows the indices wrapping.
@@ -334,7 +334,7 @@ def one_request(
     steps = []
 
     def add(actor, domain, action, detail, state, edges=(), notify=None):
-        steps.append(Step(actor, domain, action, detail, state, edges, notify))
+        steps.append(RequestStep(actor, domain, action, detail, state, edges, notify))
 
     add(
         "frontend",

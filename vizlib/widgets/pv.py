@@ -10,8 +10,15 @@ from vizlib.plots.costs import TECHNIQUE_LABELS, first_batch_beating, mark_batch
 from vizlib.sim import costmodel
 from vizlib.widgets.render import Overlay, new_figure
 
-# Batch sizes the slider offers: every size up to 16, where the crossovers are, then coarser.
-BATCHES = (*range(1, 17), 24, 32, 48, 64, 128, 256, 512, 1024, 2048)
+# Batch sizes the slider offers: every size up to 16, where the crossovers are, then coarser, up
+# to XenoLinux's batch buffer.
+BATCHES = (
+    *range(1, 17),
+    24,
+    32,
+    48,
+    *(2**k for k in range(6, costmodel.MAX_PV_BATCH.bit_length())),
+)
 _OTHERS = ("binary-translation", "hardware-assisted", "hardware-assisted-ept")
 
 
@@ -28,7 +35,7 @@ def batch_view(cpu: str, batch: int) -> tuple[bytes, str]:
     for technique in _OTHERS:
         cost = costmodel.cost_per_pte_update(technique, cpu)
         beats = first_batch_beating(technique, cpu)
-        when = "never (up to 2048)" if beats is None else f"from batch {beats}"
+        when = f"never (up to {costmodel.MAX_PV_BATCH})" if beats is None else f"from batch {beats}"
         rows.append(
             f"<tr><td>{TECHNIQUE_LABELS[technique]}</td><td>{cost:,.0f}</td><td>{when}</td></tr>"
         )

@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as w
 
-from vizlib.sim import trap
+from vizlib.sim import techniques, trap
 
 _BROKEN = "background:#f9d0d0"  # a row or state where the guest's view differs from native
 _TEXT = "line-height:1.4"  # widget HTML is spaced for one-line labels; lessons read as prose
@@ -36,11 +36,20 @@ def _ring(ring: int, technique: str) -> str:
 
 
 def _handler(handler: str, technique: str) -> str:
-    """ "vmm (trap)" -> "VMM in ring 0 (trap)"; "cpu" -> "CPU, no VMM"."""
-    if handler == "cpu":
-        return "CPU, no VMM"
+    """A treatment kind in words: "trap to the VMM (VMM in ring 0)", "direct (CPU, no VMM)"."""
+    kind = techniques.TREATMENT_KINDS[handler]
+    if not kind.leaves_guest:
+        return f"{kind.name.en} (CPU, no VMM)"
+    if handler == "exit-user":
+        return f"{kind.name.en} (kvm.ko, then QEMU in root ring 3)"
     ring0 = "root ring 0" if technique == "hardware-assisted" else "ring 0"
-    return f"VMM in {ring0} {handler.removeprefix('vmm ')}"
+    return f"{kind.name.en} (VMM in {ring0})"
+
+
+def _summary(technique: str) -> str:
+    """One sentence on how `technique` runs the guest kernel, from the model."""
+    t = techniques.technique(technique)
+    return f"{t.first}. The guest kernel runs in {t.kernel_runs_in}."
 
 
 def _number(label: str, value: int) -> str:
@@ -87,8 +96,8 @@ def step_view(program: str, technique: str, step: int) -> tuple[str, int]:
     prefix = "\n".join(program.splitlines()[: shown[-1].line]) if shown else ""
     so_far, native = trap.run(prefix, technique), trap.run(prefix, "native")
     broken = result.divergence.line if result.divergence else None
-    summary = trap.TECHNIQUES[technique].summary
-    parts = [f"<p><b>{html.escape(technique)}</b>: {html.escape(summary)}</p>"]
+    name = techniques.technique(technique).name.en
+    parts = [f"<p><b>{html.escape(name)}</b>: {html.escape(_summary(technique))}</p>"]
     if shown:
         e = shown[-1]
         parts.append(
@@ -100,7 +109,7 @@ def step_view(program: str, technique: str, step: int) -> tuple[str, int]:
     rows = [
         (
             [str(i), str(e.line), _ring(e.ring, technique), e.text, e.what]
-            + [_handler(e.handler, technique), f"{e.cycles:,}"],
+            + [_handler(e.handler, technique), f"{e.cycles:,.0f}"],
             e.line == broken,
         )
         for i, e in enumerate(shown, start=1)
@@ -109,8 +118,8 @@ def step_view(program: str, technique: str, step: int) -> tuple[str, int]:
     parts.append(_table(header, rows))
     parts.append(
         f"<p>So far: the VMM stepped in {so_far.traps} time{'' if so_far.traps == 1 else 's'}; "
-        f"{so_far.cycles:,} cycles "
-        f"(natively {native.cycles:,}).</p>"
+        f"{so_far.cycles:,.0f} cycles "
+        f"(natively {native.cycles:,.0f}).</p>"
     )
     parts.append("<p><b>What the guest can see</b></p>")
     parts.append(_table(["", technique, "native"], _state_rows(so_far.view, native.view)))
@@ -137,8 +146,8 @@ def trap_explorer(example: str = "cli-popf", technique: str = "trap-and-emulate"
         allowed = ", ".join(trap.TECHNIQUES)
         raise ValueError(f"technique must be one of {allowed}; got {technique!r}")
     examples = w.Dropdown(options=list(trap.EXAMPLES), value=example, description="Example")
-    techniques = w.Dropdown(
-        options=list(trap.TECHNIQUES),
+    menu = w.Dropdown(
+        options=[(techniques.TECHNIQUES[t].name.en, t) for t in trap.TECHNIQUES],
         value=technique,
         description="Technique",
         layout=w.Layout(width="22em"),
@@ -155,7 +164,7 @@ def trap_explorer(example: str = "cli-popf", technique: str = "trap-and-emulate"
     out = w.HTML()
 
     def update(_=None):
-        page, count = step_view(text.value, techniques.value, step.value)
+        page, count = step_view(text.value, menu.value, step.value)
         if step.max != count:
             step.max = play.max = count  # lowering max clamps the value, which updates again
         out.value = page
@@ -165,10 +174,8 @@ def trap_explorer(example: str = "cli-popf", technique: str = "trap-and-emulate"
         step.value = 0
 
     examples.observe(choose, "value")
-    for control in (text, techniques, step):
+    for control in (text, menu, step):
         control.observe(update, "value")
     update()
     syntax = w.HTML(f"<p style='font-size:85%;max-width:28em;{_TEXT}'>{_SYNTAX}</p>")
-    return w.VBox(
-        [w.HBox([examples, techniques]), w.HBox([text, syntax]), w.HBox([play, step]), out]
-    )
+    return w.VBox([w.HBox([examples, menu]), w.HBox([text, syntax]), w.HBox([play, step]), out])

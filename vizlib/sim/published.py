@@ -1,0 +1,272 @@
+"""Every number the course's models use, written once: value, unit, kind and source. Lesson 03.
+
+`value(key)` gives a number, `number(key)` the whole entry, `table()` all of them, in the order
+they are listed here and then the fitted ones `vizlib.sim.costs` adds. A kind says where a number
+comes from:
+
+- **measured**: published in the source named (a measurement, a count, a product's figure);
+- **derived**: arithmetic on other entries, shown in its source;
+- **assumption**: the model's own choice where no source gives the number, with its reason;
+- **fitted**: solved so that the model reproduces a published measurement (see `costs`).
+
+Models read these entries and never retype them; `tests/test_consistency.py` checks that no
+published number appears again as a literal in `vizlib` or in a lesson's code.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import MappingProxyType
+
+KINDS = ("measured", "derived", "assumption", "fitted")
+MEASURED, DERIVED, ASSUMPTION, FITTED = KINDS
+
+
+@dataclass(frozen=True)
+class Number:
+    """One entry of the table. Lesson 03."""
+
+    key: str
+    value: float
+    unit: str
+    kind: str
+    source: str
+
+
+_TABLE: dict[str, Number] = {}
+
+
+def add(key: str, value: float, unit: str, kind: str, source: str) -> float:
+    """Enter a number in the table once, and return its value (for `costs`' fitted entries)."""
+    if key in _TABLE:
+        raise ValueError(f"key {key!r} is already in the table of published numbers")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"value of {key!r} must be a finite number; got {value!r}")
+    _TABLE[key] = Number(key, value, unit, kind, source)
+    return value
+
+
+def number(key: str) -> Number:
+    """The entry `key`, with its unit, kind and source."""
+    if key not in _TABLE:
+        table()  # the fitted entries arrive with vizlib.sim.costs
+    if key not in _TABLE:
+        raise ValueError(f"key must be one of the table's keys (see table()); got {key!r}")
+    return _TABLE[key]
+
+
+def value(key: str) -> float:
+    """The value of the entry `key`."""
+    return number(key).value
+
+
+def table() -> MappingProxyType:
+    """Every entry, key -> Number, the fitted ones of the cost model included."""
+    from vizlib.sim import costs  # noqa: F401 -- adds its fitted entries
+
+    return MappingProxyType(_TABLE)
+
+
+def _derive(key: str, unit: str, formula: str, result: float) -> float:
+    return add(key, result, unit, DERIVED, f"derived: {formula}")
+
+
+# --- Processors ---------------------------------------------------------------------------------
+_AA = "Adams & Agesen, ASPLOS 2006"
+add("p4.clock", 3.8e9, "Hz", MEASURED, f"{_AA}: Pentium 4 672, 3.8 GHz")
+add("core2.clock", 2.66e9, "Hz", MEASURED, f'{_AA}, Table 1 heading: "2.66GHz Core 2 Duo"')
+add(
+    "modern.clock",
+    2.5e9,
+    "Hz",
+    ASSUMPTION,
+    "the Xeon Platinum 8269CY of the PVM paper (SOSP 2023), as its brand string says "
+    '("@ 2.50GHz"); assumption: its microseconds were measured at that clock (cloud instances '
+    "turbo up to 3.2 GHz)",
+)
+
+# --- Adams & Agesen: nanobenchmarks on the Pentium 4 (native / software VMM / hardware VMM) -----
+_RAW = f"{_AA}, raw-data appendix (Pentium 4)"
+for _bench, _cycles in {
+    "syscall": (242, 2308, 246),
+    "in": (3209, 216, 15826),
+    "cr8write": (150, 35, 177),
+    "call-ret": (11, 51, 11),
+    "pgfault": (1093, 3927, 11242),
+    "divzero": (889, 3223, 1014),
+    "ptemod": (1, 391, 12733),
+}.items():
+    for _vmm, _count in zip(("native", "software", "hardware"), _cycles, strict=True):
+        add(f"p4.{_bench}.{_vmm}", _count, "cycles", MEASURED, f"{_RAW}: {_bench}, {_vmm}")
+add("p4.rdtsc.trap", 2030, "cycles", MEASURED, f"{_AA}: rdtsc by trap-and-emulate")
+add("p4.rdtsc.callout", 1254, "cycles", MEASURED, f"{_AA}: rdtsc by a callout from translated code")
+add("p4.rdtsc.in-tc", 216, "cycles", MEASURED, f"{_AA}: rdtsc emulated in the translation cache")
+add("p4.cli.native", 60, "cycles", MEASURED, f"{_AA}: cli natively")
+add("bt.translate", 2300, "cycles", MEASURED, f"{_AA}: the translator, per x86 instruction")
+add("bt.max-tu", 12, "instructions", MEASURED, f"{_AA}: a translation unit's longest")
+add("vt.vmcs-reads", 10, "count", MEASURED, f"{_AA}: VMCS reads a typical exit needs (~10)")
+for _cpu, (_entry, _exit, _read, _write) in {
+    "p4": (2409, 1931, 178, 171),
+    "core2": (937, 1186, 52, 44),
+}.items():
+    _where = f"{_AA}, Table 1 ({'Pentium 4' if _cpu == 'p4' else 'Core 2 Duo'})"
+    add(f"{_cpu}.vm-entry", _entry, "cycles", MEASURED, f"{_where}: VM entry")
+    add(f"{_cpu}.pf-exit", _exit, "cycles", MEASURED, f"{_where}: page-fault VM exit")
+    add(f"{_cpu}.vmcs-read", _read, "cycles", MEASURED, f"{_where}: VMCB read")
+    add(f"{_cpu}.vmcs-write", _write, "cycles", MEASURED, f"{_where}: VMCB write")
+    _derive(
+        f"{_cpu}.vm-round-trip",
+        "cycles",
+        "page-fault VM exit + VM entry + the ~10 VMCS reads of a typical exit",
+        _exit + _entry + value("vt.vmcs-reads") * _read,
+    )
+
+# --- Adams & Agesen: whole workloads --------------------------------------------------------------
+add("forkwait.iterations", 40_000, "count", MEASURED, f"{_AA}: forkwait's fork/wait pairs")
+for _cpu, _seconds in {"p4": (6.0, 36.9, 106.4), "core2": (2.62, 18.4, 38.9)}.items():
+    for _vmm, _s in zip(("native", "software", "hardware"), _seconds, strict=True):
+        add(f"{_cpu}.forkwait.{_vmm}", _s, "s", MEASURED, f"{_AA}: forkwait, {_vmm}")
+add("p4.specint.software", 1.04, "x", MEASURED, f"{_AA}: SPECint2000, 0-9 % slower, mean 4 %")
+add("p4.specint.hardware", 1.05, "x", MEASURED, f"{_AA}: SPECint2000, mean 5 % slower")
+for _vmm, _s in zip(("native", "software", "hardware"), (265, 393, 484), strict=True):
+    add(f"p4.compile.{_vmm}", _s, "s", MEASURED, f"{_AA}: Linux kernel compile, {_vmm}")
+
+# --- Bellard (USENIX 2005 FREENIX): QEMU ---------------------------------------------------------
+_QEMU = "Bellard, USENIX 2005 FREENIX"
+add(
+    "qemu.user-slowdown", 4, "x", MEASURED, f"{_QEMU}: user-mode QEMU ~4x native (BYTEmark integer)"
+)
+add("qemu.softmmu-factor", 2, "x", MEASURED, f"{_QEMU}: the soft MMU, ~2x more in full system")
+add("qemu.bochs-factor", 30, "x", MEASURED, f"{_QEMU}: full-system QEMU ~30x faster than Bochs")
+_derive(
+    "emulation.factor",
+    "x",
+    "QEMU user mode ~4x native, soft MMU ~2x more (Bellard); assumption: the same on every host",
+    value("qemu.user-slowdown") * value("qemu.softmmu-factor"),
+)
+
+# --- Bhargava et al. (ASPLOS 2008): two-dimensional page walks -----------------------------------
+_2D = "Bhargava et al., ASPLOS 2008"
+add("ept.walk-factor.low", 3.9, "x", MEASURED, f"{_2D}: 2D walk latency / native, lowest")
+add("ept.walk-factor.high", 4.6, "x", MEASURED, f"{_2D}: 2D walk latency / native, highest")
+_derive(
+    "ept.walk-factor",
+    "x",
+    "midpoint of Bhargava et al.'s 3.9-4.6x (no walk caches); assumption: the same on every CPU",
+    (value("ept.walk-factor.low") + value("ept.walk-factor.high")) / 2,
+)
+add("tlb-misses.low", 18, "per 100,000 instructions", MEASURED, f"{_2D}: fewest across workloads")
+add("tlb-misses.high", 294, "per 100,000 instructions", MEASURED, f"{_2D}: most across workloads")
+
+# --- Barham et al. (SOSP 2003): Xen ---------------------------------------------------------------
+_XEN = "Barham et al., SOSP 2003"
+for _bench, (_linux, _xen, _table) in {
+    "null-call": (0.45, 0.46, 3),
+    "fork": (110, 198, 3),
+    "exec": (530, 768, 3),
+    "context-switch": (0.77, 1.97, 4),
+    "mmap": (68, 139, 5),
+    "page-fault": (1.42, 2.73, 5),
+}.items():
+    for _system, _us in (("linux", _linux), ("xen", _xen)):
+        _os = "native Linux" if _system == "linux" else "XenoLinux"
+        _where = f"{_XEN}, Table {_table}: lmbench {_bench}, {_os}"
+        add(f"lmbench.{_bench}.{_system}", _us, "us", MEASURED, _where)
+add("xen.port-lines", 2995, "lines", MEASURED, f"{_XEN}, Table 2: lines of Linux changed for Xen")
+add("xen.port-share", 0.0136, "share", MEASURED, f"{_XEN}, Table 2: share of x86 Linux, no drivers")
+add(
+    "xenolinux.batch",
+    2048,
+    "updates",
+    MEASURED,
+    f"{_XEN}: XenoLinux's batch buffer of page-table updates (its size, not a limit of Xen)",
+)
+add(
+    "linux.mc-batch",
+    32,
+    "updates",
+    ASSUMPTION,
+    "Linux's Xen PV code flushes its multicall buffer at 32 entries (MC_BATCH, "
+    "arch/x86/xen/multicalls.c); assumption: 32 page-table updates per hypercall",
+)
+
+# --- PVM paper (SOSP 2023): Xeon Platinum 8269CY ------------------------------------------------
+_PVM = "PVM paper (SOSP 2023)"
+for _op, _us in {
+    "hypercall": (0.46, 7.43, 0.48),
+    "exception": (1.66, 9.20, 2.21),
+    "MSR access": (0.87, 8.18, 2.88),
+    "CPUID": (0.54, 7.10, 0.51),
+    "PIO": (3.79, 29.34, 12.94),
+}.items():
+    for _setup, _x in zip(("kvm", "nested-kvm", "pvm"), _us, strict=True):
+        add(f"pvm.{_op}.{_setup}", _x, "us", MEASURED, f"{_PVM}, Table 1: {_op}, {_setup}")
+add("pvm.world-switch", 0.105, "us", MEASURED, f"{_PVM}: a single-level world switch")
+add("pvm.nested-switch", 1.3, "us", MEASURED, f"{_PVM}: a nested world switch, L2 -> L1")
+for _bench, (_ept, _spt) in {
+    "getpid": (0.22, 2.09),
+    "fork": (82, 505),
+    "exec": (422, 1500),
+    "page-fault": (0.15, 0.93),
+    "protection-fault": (0.66, 3.17),
+}.items():
+    for _paging, _us in (("ept", _ept), ("spt", _spt)):
+        add(f"kvm-{_paging}.{_bench}", _us, "us", MEASURED, f"{_PVM}: {_bench}, kvm-{_paging}")
+
+# --- Sugerman et al. (USENIX ATC 2001): VMware Workstation's emulated network card ---------------
+_NIC = "Sugerman et al., USENIX ATC 2001 (733 MHz Pentium III)"
+add("nic.packet", 31.63, "us", MEASURED, f"{_NIC}: one transmit started by an OUT")
+add("nic.world-and-host", 30.65, "us", MEASURED, f"{_NIC}: of which world switches and the host")
+add("nic.transmit", 17.55, "us", MEASURED, f"{_NIC}: of which the host driver's real transmit")
+add("nic.throughput", 64, "Mb/s", MEASURED, f"{_NIC}: the CPU-bound throughput")
+_derive(
+    "nic.hosted-overhead",
+    "us",
+    "world switches and host (30.65 us) minus the real transmit (17.55 us)",
+    value("nic.world-and-host") - value("nic.transmit"),
+)
+
+# --- perf kvm stat on a Linux guest (kvm@vger, 2019-10-15) ----------------------------------------
+for _reason, _share in {
+    "HLT": 0.75,
+    "VMCALL": 0.105,
+    "MSR_WRITE": 0.061,
+    "EPT_VIOLATION": 0.047,
+}.items():
+    add(
+        f"kvm-stat.{_reason}", _share, "share", MEASURED, f"perf kvm stat, kvm@vger 2019: {_reason}"
+    )
+add("kvm-stat.others.max", 0.013, "share", MEASURED, "perf kvm stat: every other reason below")
+
+# --- The cost model's assumptions ---------------------------------------------------------------
+add("p4.cpi", 2.5, "cycles", ASSUMPTION, "NetBurst on kernel-heavy code: cycles per instruction")
+add(
+    "p4.context-switch.native",
+    500,
+    "cycles",
+    ASSUMPTION,
+    "a CR3 load and TLB flush on the Pentium 4 (the refills count as TLB misses)",
+)
+add(
+    "page-walk.native",
+    40,
+    "cycles",
+    ASSUMPTION,
+    "a native 4-level walk with its entries in the caches, the same on every CPU",
+)
+add(
+    "pv.pte-validate",
+    100,
+    "cycles",
+    ASSUMPTION,
+    "Xen checks the frame's owner and updates a reference count per page-table update",
+)
+_FORKWAIT = "assumption, per fork/wait of forkwait"
+add("forkwait.syscalls", 3, "events", ASSUMPTION, f"{_FORKWAIT}: fork, exit, wait4")
+add("forkwait.context-switches", 2, "events", ASSUMPTION, f"{_FORKWAIT}: to the child and back")
+add("forkwait.page-faults", 10, "events", ASSUMPTION, f"{_FORKWAIT}: copy-on-write faults")
+add("forkwait.tlb-misses", 200, "events", ASSUMPTION, f"{_FORKWAIT}: the child's TLB starts empty")
+add("forkwait.address-spaces", 1, "events", ASSUMPTION, f"{_FORKWAIT}: the child's, made by fork")
