@@ -32,7 +32,8 @@ def test_the_event_costs_lesson_03_quotes():
     native, sw, hw = (
         event_costs(t, "p4") for t in ("native", "binary-translation", "hardware-assisted")
     )
-    assert sw["syscalls"] - native["syscalls"] == 2000 and hw["syscalls"] == native["syscalls"]
+    # Adams & Agesen: syscall 242 cycles natively, 2308 under the software VMM, no exit with VT-x.
+    assert sw["syscalls"] - native["syscalls"] == 2308 - 242 and hw["syscalls"] == native["syscalls"]
     assert (sw["page_table_updates"], hw["page_table_updates"]) == (391, 12733)
     assert (sw["hidden_page_faults"], hw["hidden_page_faults"]) == (3927, 11242)
 
@@ -42,10 +43,11 @@ def test_where_binary_translation_spends_its_time():
         assert slowdown(w, "binary-translation", "p4") < 1.01
     assert set(
         k for k, v in overheads("syscall-heavy", "binary-translation", "p4").items() if v
-    ) == {"traps/exits"}
+    ) == {"traps"}
+    assert round(slowdown("syscall-heavy", "binary-translation", "p4"), 1) == 5.2  # "five times"
     for w, cause in (
-        ("forkwait", "page-table maintenance"),
-        ("fork-heavy", "page-table maintenance"),
+        ("forkwait", "traps"),
+        ("fork-heavy", "traps"),
         ("io-heavy", "device emulation"),
     ):
         extra = overheads(w, "binary-translation", "p4")
@@ -83,10 +85,10 @@ def test_first_generation_hardware_assist_loses_to_the_flat_emulator_on_forkwait
 def test_the_update_box_numbers_for_forkwait_on_the_modern_cpu():
     got = {t: round(slowdown("forkwait", t, "modern"), 2) for t in NOT_NATIVE[1:]}
     assert got == {
-        "binary-translation": 6.29,
-        "paravirtualization": 1.14,
+        "binary-translation": 6.86,
+        "paravirtualization": 1.86,  # lesson 04 quotes it
         "hardware-assisted": 7.05,
-        "hardware-assisted-ept": 1.15,
+        "hardware-assisted-ept": 1.15,  # and this one
     }
 
 
@@ -94,9 +96,9 @@ def test_exercise_03_choice_of_hypervisor():
     sw, hw = (
         slowdown("fork-heavy", t, "core2") for t in ("binary-translation", "hardware-assisted")
     )
-    assert hw / sw == pytest.approx(2.3758, rel=1e-3)
+    assert hw / sw == pytest.approx(2.3797, rel=1e-3)
     extra = overheads("fork-heavy", "binary-translation", "core2")
-    assert max(extra, key=extra.get) == "page-table maintenance"
+    assert max(extra, key=extra.get) == "traps"
 
 
 # Lesson 04
@@ -104,7 +106,7 @@ def test_exercise_03_choice_of_hypervisor():
 
 @pytest.mark.parametrize(
     ("cpu", "versus_bt"),
-    [("p4", 4), ("core2", 3), ("modern", 13)],
+    [("p4", 4), ("core2", 3), ("modern", 11)],
 )
 def test_the_batch_sizes_at_which_paravirtualization_wins(cpu, versus_bt):
     assert plots.first_batch_beating("binary-translation", cpu) == versus_bt
@@ -136,17 +138,22 @@ def test_batching_and_forkwait_on_the_pentium_4():
         round(slowdown("forkwait", "paravirtualization", "p4", pv_batch_size=b), 3)
         for b in (1, 32, 2048)
     ]
-    assert got == [1.187, 1.040, 1.036]
+    assert got == [1.947, 1.800, 1.795]
 
 
-def test_paravirtualization_is_near_native_on_the_32_bit_cpus_only():
+def test_paravirtualization_is_near_native_except_where_processes_are_created():
+    # Lesson 04: on the 32-bit CPUs within 12 % of native but for forkwait (1.8x, fitted to
+    # Barham et al.'s fork) and fork-heavy (a third slower); on the modern CPU system calls too.
     for cpu in ("p4", "core2"):
-        values = [slowdown(w, "paravirtualization", cpu) for w in WORKLOADS]
-        assert max(values) < 1.12 and sum(v < 1.045 for v in values) >= 5
-        assert round(slowdown("fork-heavy", "paravirtualization", cpu), 1) == 1.1
+        slow = {w for w in WORKLOADS if slowdown(w, "paravirtualization", cpu) > 1.12}
+        assert slow == {"forkwait", "fork-heavy"}
+        assert round(slowdown("forkwait", "paravirtualization", cpu), 1) == 1.8
+        assert 1.3 < slowdown("fork-heavy", "paravirtualization", cpu) < 1.4
     assert 2.5 < slowdown("syscall-heavy", "paravirtualization", "modern") < 3
     slow = [w for w in WORKLOADS if slowdown(w, "paravirtualization", "modern") > 1.2]
-    assert slow == ["syscall-heavy", "io-heavy", "fork-heavy"]  # exercise 04, question 5
+    assert slow == ["forkwait", "syscall-heavy", "io-heavy", "fork-heavy"]  # exercise 04, Q5
+    compile_ = slowdown("kernel-compile", "paravirtualization", "p4")
+    assert round(100 * (compile_ - 1), 1) == 1.6  # "the model's 1.6 %"
 
 
 def test_only_paravirtualization_skips_the_device_model():
@@ -159,8 +166,10 @@ def test_only_paravirtualization_skips_the_device_model():
 
 
 def test_the_published_arithmetic_of_lesson_04():
+    # Barham et al.: 2995 lines are 1.36 % of the x86 code base. Sugerman et al.: of a 31.63 us
+    # transmit, 30.65 us in world switches and the host, 17.55 us the real transmit.
     assert round(2995 / 0.0136) == 220_221
-    assert f"{30.7 / 31.6:.0%}" == "97%"
+    assert f"{(30.65 - 17.55) / 31.63:.0%}" == "41%"
 
 
 # Plots, widget and figure
@@ -179,7 +188,7 @@ def test_pte_update_plot_lines():
 def test_breakdown_and_slowdown_plots():
     fig = plots.slowdown_breakdown("p4")
     ax = fig.axes[0]
-    assert len(ax.containers) == 4  # guest work, traps/exits, page tables, device emulation
+    assert len(ax.containers) == 5  # guest work, traps, callouts, inline emulation, device model
     assert [t.get_text().strip() for t in ax.texts][0] == "6.15x"  # forkwait first
     io = plots.slowdown_breakdown("modern", ["io-heavy"], NOT_NATIVE).axes[0]
     assert [t.get_text() for t in io.get_yticklabels()] == list(NOT_NATIVE)

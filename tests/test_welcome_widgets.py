@@ -2,6 +2,7 @@
 
 from vizlib.sim import techniques
 from vizlib.widgets import glossary_explorer, technique_explorer
+from vizlib.widgets.techniques import CHOICES, explain
 
 
 def _controls(widget):
@@ -12,13 +13,22 @@ def test_technique_explorer_draws_every_technique_and_event():
     widget = technique_explorer()
     (technique, event), out = _controls(widget)
     seen = set()
-    for t in techniques.TECHNIQUES:
+    assert [value for _, value in technique.options] == list(CHOICES)
+    for t in CHOICES:
         technique.value = t
         for e in techniques.EVENTS:
             event.value = e
-            assert "<svg" in out.value and t in out.value
+            name = techniques.TECHNIQUES[t].name.en
+            assert "<svg" in out.value and name in out.value
             seen.add(out.value)
-    assert len(seen) == len(techniques.TECHNIQUES) * len(techniques.EVENTS)
+    assert len(seen) == len(CHOICES) * len(techniques.EVENTS)
+
+
+def test_the_explorer_names_the_treatment_in_both_languages():
+    page = explain("binary-translation", "interrupt-flag")
+    assert "translated inline</b> (内联翻译)" in page and "stays inside the guest" in page
+    page = explain("paravirtualization", "system-call")
+    assert "<b>direct</b>" in page and "Barham et al." in page
 
 
 def test_glossary_explorer_filters_and_says_when_nothing_matches():

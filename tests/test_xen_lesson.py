@@ -114,7 +114,7 @@ def test_guest_types_send_pv_io_to_backends_and_hvm_io_to_qemu():
     drawn, shown = edges(source), nodes(source)
     for key in ("pv", "pvh", "pvhvm"):
         assert (f"{key}_dev", "backends") in drawn
-    assert "VM exits" in drawn[("hvm_dev", "qemu")] and ("hvm_dev", "backends") not in drawn
+    assert "VM exit" in drawn[("hvm_dev", "qemu")] and ("hvm_dev", "backends") not in drawn
     assert "boot only" in drawn[("pvhvm_dev", "qemu")]
     assert shown["pv_os"][0].endswith("ring 3 · deprivileged")
     assert all(shown[f"{k}_os"][0].endswith("non-root · ring 0") for k in ("pvh", "pvhvm", "hvm"))

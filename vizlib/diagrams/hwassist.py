@@ -357,7 +357,7 @@ def page_walk(walk: Walk, step: int | None = None, lang: str = "en") -> graphviz
 
 
 _MODE_ZH = {"native": "原生", "shadow": "影子页表", "nested": "嵌套"}
-_ENTRY_ZH = {"native": "页表项", "shadow": "影子页表项", "nested": "客户机页表项"}
+_ENTRY_ZH = {"native": "原生页表项", "shadow": "影子页表项", "nested": "客户机页表项"}
 _TABLE_ZH = {"native": "页表", "guest": "客户机页表", "shadow": "影子页表", "EPT": "EPT"}
 
 

@@ -662,3 +662,19 @@ def path(technique_id: str, event: str, cpu: str | None = None) -> tuple[PathSte
     steps = [PathStep(e.actor, does), *(PathStep(a, text) for a, text in kind.step)]
     steps.append(PathStep(chosen.handler, chosen.how))
     return tuple(steps)
+
+
+def table(
+    technique_ids: tuple[str, ...] | None = None, lang: str = "en", cpu: str | None = None
+) -> tuple[list[str], list[tuple[str, ...]]]:
+    """Header and rows for `vizlib.tables.show_table`: how each technique treats each event, in
+    `lang`, one row per event. Lesson 01."""
+    chosen = tuple(TECHNIQUES) if technique_ids is None else technique_ids
+    for technique_id in chosen:
+        _check("technique", technique_id, TECHNIQUES)
+    header = [Name("Event", "事件")(lang), *(TECHNIQUES[t].name(lang) for t in chosen)]
+    rows = [
+        (e.name(lang), *(TREATMENT_KINDS[treatment(t, e.id, cpu).kind].name(lang) for t in chosen))
+        for e in EVENTS.values()
+    ]
+    return header, rows

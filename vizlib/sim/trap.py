@@ -307,7 +307,10 @@ def _kind(step: ProgramLine, technique: str) -> tuple[str, str]:
     event = EVENT_OF_INSTRUCTION.get(name)
     if technique == "native":
         return "native", "runs directly on the CPU"
-    if event and (kernel or event in ("instruction", "system-call")):
+    # VT-x's controls hold in every ring; before it, only the kernel's code was the VMM's concern.
+    if event and (
+        kernel or event in ("instruction", "system-call") or technique == "hardware-assisted"
+    ):
         chosen = techniques.treatment(technique, event)
         if name in chosen.not_equivalent:
             return "direct", "runs directly on the real CPU, no trap"
