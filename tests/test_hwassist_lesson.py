@@ -91,6 +91,21 @@ def test_the_timeline_widget_works_at_every_extreme(mix, cpu, run, seed):
     assert png.startswith(PNG) and "of the time in root mode" in text
 
 
+def test_the_timeline_seed_slider_redraws_and_the_same_seed_draws_the_same_run():
+    box = widgets.exit_timeline_explorer()
+    seed, text = box.children[1].children[1], box.children[3]
+    first = text.value
+    seed.value = seed.max
+    assert text.value != first
+    seed.value = seed.min
+    assert text.value == first
+    # A seed fixes the reasons and the run lengths on every CPU: only the exits' cost differs.
+    runs = [vmexit.simulate(cpu=cpu, seed=7) for cpu in vmexit.CPUS]
+    assert len({tuple(run.counts().items()) for run in runs}) == 1
+    guest = [run.total_us - run.exit_us for run in runs]
+    assert guest == pytest.approx([guest[0]] * len(runs))
+
+
 def test_the_timeline_widget_answers_its_controls():
     base = w.timeline_view("linux guest", "modern", 10, 0)
     assert w.timeline_view("linux guest", "p4", 10, 0)[1] != base[1]

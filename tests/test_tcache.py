@@ -23,7 +23,7 @@ def counts(run: tcache.CacheRun) -> tuple[int, ...]:
 def test_the_costs_cite_their_published_sources():
     assert tcache.TRANSLATE == 2300  # Adams & Agesen 2006
     assert tcache.LOOKUP == 40  # derived: 51 - 11 cycles (Adams & Agesen)
-    assert tcache.EXECUTE == 10  # derived: 4 x 2.5 cycles (Bellard 2005, costs.P4_CPI)
+    assert tcache.EXECUTE == 10  # derived: 4 x 2.5 cycles (Bellard 2005; the P4 CPI assumption)
 
 
 def test_a_cache_with_room_for_everything_translates_each_block_once_and_chains():

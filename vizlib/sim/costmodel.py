@@ -1,24 +1,24 @@
 """How fast a workload runs under each virtualization technique: a cost model. Lessons 03-05, 10.
 
 A workload is a count of events (instructions, system calls, page faults, page-table updates,
-context switches, device accesses, TLB misses, hidden page faults). Its native time is guest work:
-instructions times the CPU's cycles per instruction plus what each event costs on bare metal.
-Each technique adds a price per event, taken from published measurements on three CPUs
-(`vizlib.sim.costs`): emulation runs all guest work about 8x slower (Bellard 2005); binary
-translation pays a callout or fault into the VMM for system calls, page faults and context
-switches, and keeps shadow page tables up to date (Adams & Agesen 2006); paravirtualization
-replaces those traps with hypercalls and batches page-table updates (Barham et al. 2003);
-first-generation hardware assist pays a VM exit and entry for each of them (system calls run
-natively on the P4 and Core 2); with EPT the guest owns its page tables, and TLB misses walk two
-dimensions instead (Bhargava et al. 2008). Cycles = guest work + the sum of those prices, reported
-by cause in `Prediction.breakdown`.
+context switches, device accesses, TLB misses, hidden page faults, new address spaces). Its
+native time is guest work: instructions times the CPU's cycles per instruction plus what each
+event costs on bare metal. Each technique adds a price per event, from the table of published
+numbers through `vizlib.sim.costs`, and only where the course's model (`vizlib.sim.techniques`)
+says the technique enters the VMM for that event: emulation runs all guest work about 8x slower
+(Bellard 2005); binary translation pays a trap or a callout into the VMM for system calls, page
+faults and context switches, and keeps shadow page tables up to date (Adams & Agesen 2006);
+paravirtualization replaces those traps with hypercalls, batches page-table updates and has Xen
+validate each new address space (Barham et al. 2003); first-generation hardware assist pays a VM
+exit and entry for each of them (system calls run in the guest); with EPT the guest owns its page
+tables, and TLB misses walk two dimensions instead (Bhargava et al. 2008). Cycles = guest work +
+the sum of those prices, reported in `Prediction.breakdown` by cause, one cause per treatment.
 
-The model is fitted to forkwait and checked against SPECint and a kernel compile (`calibration`).
-Its limits show on the kernel compile (Pentium 4): it predicts 90 % of native speed for binary
-translation and 67 % for hardware assist, against the published 67.4 % and 54.8 %. It leaves out
-the cost of running the guest kernel as translated code, interrupt exits other than the timer's,
-and the validation of whole page tables when a paravirtualized guest creates a process, so it errs
-on the fast side.
+The model is fitted to forkwait and to Barham et al.'s fork, and checked against SPECint, a kernel
+compile and lmbench (`calibration`). Its limits show on the kernel compile (Pentium 4): it
+predicts 90 % of native speed for binary translation and 67 % for hardware assist, against the
+published 67.4 % and 54.8 %. It leaves out the cost of running the guest kernel as translated code
+and interrupt exits other than the timer's, so it errs on the fast side.
 """
 
 from __future__ import annotations

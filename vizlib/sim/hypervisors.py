@@ -168,15 +168,19 @@ CLAIMS = (
         "经由kqemu这个开源的加速器,QEMU能模拟至接近真实电脑的速度",
         "With the kqemu accelerator QEMU runs at nearly the speed of the real computer",
         "out of date",
-        "Already in 2013: kqemu left QEMU in 2009; KVM is its accelerator, TCG its translator",
-        "QEMU 0.12.0 (Dec 2009), the first release without kqemu",
+        "Already in 2013: kqemu left QEMU in 2009; KVM is its accelerator, TCG its translator. "
+        "Nor was kqemu open source at first: it was closed until its GPL release in 2007",
+        "QEMU 0.12.0 (Dec 2009), the first release without kqemu; LWN, KQEMU 1.3.0pre10 "
+        "released under the GPL (Feb 2007)",
     ),
     Claim(
         "QEMU",
         "比如说在x86的CPU上可虚拟一个Power的CPU",
         "It can emulate a different CPU, a Power CPU on x86 for instance",
-        "holds",
-        "TCG translates PowerPC, ARM and other guests on x86 (lesson 06)",
+        "holds, with a caveat",
+        "TCG translates PowerPC, ARM and other guests on x86 (lesson 06); the article's next "
+        "words, that QEMU lets you compile Power programs, need no emulator: a cross-compiler "
+        "does that, QEMU runs what it compiles",
         "Bellard, USENIX 2005 FREENIX",
     ),
     Claim(

@@ -74,6 +74,15 @@ def _derive(key: str, unit: str, formula: str, result: float) -> float:
     return add(key, result, unit, DERIVED, f"derived: {formula}")
 
 
+def _grid(key: str, columns: tuple[str, ...], rows: dict, unit: str, source: str) -> None:
+    """Enter a published table: one measured entry per row and column, keyed and sourced by the
+    templates `key` and `source` (which name {row} and {column})."""
+    for row, values in rows.items():
+        for column, number_ in zip(columns, values, strict=True):
+            where = {"row": row, "column": column}
+            add(key.format(**where), number_, unit, MEASURED, source.format(**where))
+
+
 # --- Processors ---------------------------------------------------------------------------------
 _AA = "Adams & Agesen, ASPLOS 2006"
 add("p4.clock", 3.8e9, "Hz", MEASURED, f"{_AA}: Pentium 4 672, 3.8 GHz")
@@ -89,18 +98,22 @@ add(
 )
 
 # --- Adams & Agesen: nanobenchmarks on the Pentium 4 (native / software VMM / hardware VMM) -----
-_RAW = f"{_AA}, raw-data appendix (Pentium 4)"
-for _bench, _cycles in {
-    "syscall": (242, 2308, 246),
-    "in": (3209, 216, 15826),
-    "cr8write": (150, 35, 177),
-    "call-ret": (11, 51, 11),
-    "pgfault": (1093, 3927, 11242),
-    "divzero": (889, 3223, 1014),
-    "ptemod": (1, 391, 12733),
-}.items():
-    for _vmm, _count in zip(("native", "software", "hardware"), _cycles, strict=True):
-        add(f"p4.{_bench}.{_vmm}", _count, "cycles", MEASURED, f"{_RAW}: {_bench}, {_vmm}")
+_VMMS = ("native", "software", "hardware")
+_grid(
+    "p4.{row}.{column}",
+    _VMMS,
+    {
+        "syscall": (242, 2308, 246),
+        "in": (3209, 216, 15826),
+        "cr8write": (150, 35, 177),
+        "call-ret": (11, 51, 11),
+        "pgfault": (1093, 3927, 11242),
+        "divzero": (889, 3223, 1014),
+        "ptemod": (1, 391, 12733),
+    },
+    "cycles",
+    _AA + ", raw-data appendix (Pentium 4): {row}, {column}",
+)
 add("p4.rdtsc.trap", 2030, "cycles", MEASURED, f"{_AA}: rdtsc by trap-and-emulate")
 add("p4.rdtsc.callout", 1254, "cycles", MEASURED, f"{_AA}: rdtsc by a callout from translated code")
 add("p4.rdtsc.in-tc", 216, "cycles", MEASURED, f"{_AA}: rdtsc emulated in the translation cache")
@@ -126,13 +139,18 @@ for _cpu, (_entry, _exit, _read, _write) in {
 
 # --- Adams & Agesen: whole workloads --------------------------------------------------------------
 add("forkwait.iterations", 40_000, "count", MEASURED, f"{_AA}: forkwait's fork/wait pairs")
-for _cpu, _seconds in {"p4": (6.0, 36.9, 106.4), "core2": (2.62, 18.4, 38.9)}.items():
-    for _vmm, _s in zip(("native", "software", "hardware"), _seconds, strict=True):
-        add(f"{_cpu}.forkwait.{_vmm}", _s, "s", MEASURED, f"{_AA}: forkwait, {_vmm}")
+_grid(
+    "{row}.forkwait.{column}",
+    _VMMS,
+    {"p4": (6.0, 36.9, 106.4), "core2": (2.62, 18.4, 38.9)},
+    "s",
+    _AA + ": forkwait, {row}, {column}",
+)
 add("p4.specint.software", 1.04, "x", MEASURED, f"{_AA}: SPECint2000, 0-9 % slower, mean 4 %")
 add("p4.specint.hardware", 1.05, "x", MEASURED, f"{_AA}: SPECint2000, mean 5 % slower")
-for _vmm, _s in zip(("native", "software", "hardware"), (265, 393, 484), strict=True):
-    add(f"p4.compile.{_vmm}", _s, "s", MEASURED, f"{_AA}: Linux kernel compile, {_vmm}")
+_grid(
+    "p4.{row}.{column}", _VMMS, {"compile": (265, 393, 484)}, "s", _AA + ": Linux {row}, {column}"
+)
 
 # --- Bellard (USENIX 2005 FREENIX): QEMU ---------------------------------------------------------
 _QEMU = "Bellard, USENIX 2005 FREENIX"
@@ -163,18 +181,20 @@ add("tlb-misses.high", 294, "per 100,000 instructions", MEASURED, f"{_2D}: most 
 
 # --- Barham et al. (SOSP 2003): Xen ---------------------------------------------------------------
 _XEN = "Barham et al., SOSP 2003"
-for _bench, (_linux, _xen, _table) in {
-    "null-call": (0.45, 0.46, 3),
-    "fork": (110, 198, 3),
-    "exec": (530, 768, 3),
-    "context-switch": (0.77, 1.97, 4),
-    "mmap": (68, 139, 5),
-    "page-fault": (1.42, 2.73, 5),
-}.items():
-    for _system, _us in (("linux", _linux), ("xen", _xen)):
-        _os = "native Linux" if _system == "linux" else "XenoLinux"
-        _where = f"{_XEN}, Table {_table}: lmbench {_bench}, {_os}"
-        add(f"lmbench.{_bench}.{_system}", _us, "us", MEASURED, _where)
+_grid(
+    "lmbench.{row}.{column}",
+    ("linux", "xen"),
+    {
+        "null-call": (0.45, 0.46),
+        "fork": (110, 198),
+        "exec": (530, 768),
+        "context-switch": (0.77, 1.97),
+        "mmap": (68, 139),
+        "page-fault": (1.42, 2.73),
+    },
+    "us",
+    _XEN + ", Tables 3-5: lmbench {row} under {column} (native Linux, XenoLinux)",
+)
 add("xen.port-lines", 2995, "lines", MEASURED, f"{_XEN}, Table 2: lines of Linux changed for Xen")
 add("xen.port-share", 0.0136, "share", MEASURED, f"{_XEN}, Table 2: share of x86 Linux, no drivers")
 add(
@@ -195,26 +215,34 @@ add(
 
 # --- PVM paper (SOSP 2023): Xeon Platinum 8269CY ------------------------------------------------
 _PVM = "PVM paper (SOSP 2023)"
-for _op, _us in {
-    "hypercall": (0.46, 7.43, 0.48),
-    "exception": (1.66, 9.20, 2.21),
-    "MSR access": (0.87, 8.18, 2.88),
-    "CPUID": (0.54, 7.10, 0.51),
-    "PIO": (3.79, 29.34, 12.94),
-}.items():
-    for _setup, _x in zip(("kvm", "nested-kvm", "pvm"), _us, strict=True):
-        add(f"pvm.{_op}.{_setup}", _x, "us", MEASURED, f"{_PVM}, Table 1: {_op}, {_setup}")
+_grid(
+    "pvm.{row}.{column}",
+    ("kvm", "nested-kvm", "pvm"),
+    {
+        "hypercall": (0.46, 7.43, 0.48),
+        "exception": (1.66, 9.20, 2.21),
+        "MSR access": (0.87, 8.18, 2.88),
+        "CPUID": (0.54, 7.10, 0.51),
+        "PIO": (3.79, 29.34, 12.94),
+    },
+    "us",
+    _PVM + ", Table 1: {row}, {column}",
+)
 add("pvm.world-switch", 0.105, "us", MEASURED, f"{_PVM}: a single-level world switch")
 add("pvm.nested-switch", 1.3, "us", MEASURED, f"{_PVM}: a nested world switch, L2 -> L1")
-for _bench, (_ept, _spt) in {
-    "getpid": (0.22, 2.09),
-    "fork": (82, 505),
-    "exec": (422, 1500),
-    "page-fault": (0.15, 0.93),
-    "protection-fault": (0.66, 3.17),
-}.items():
-    for _paging, _us in (("ept", _ept), ("spt", _spt)):
-        add(f"kvm-{_paging}.{_bench}", _us, "us", MEASURED, f"{_PVM}: {_bench}, kvm-{_paging}")
+_grid(
+    "kvm-{column}.{row}",
+    ("ept", "spt"),
+    {
+        "getpid": (0.22, 2.09),
+        "fork": (82, 505),
+        "exec": (422, 1500),
+        "page-fault": (0.15, 0.93),
+        "protection-fault": (0.66, 3.17),
+    },
+    "us",
+    _PVM + ", bare metal: {row} under kvm-{column}",
+)
 
 # --- Sugerman et al. (USENIX ATC 2001): VMware Workstation's emulated network card ---------------
 _NIC = "Sugerman et al., USENIX ATC 2001 (733 MHz Pentium III)"
