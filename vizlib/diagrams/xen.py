@@ -250,7 +250,13 @@ def guest_types(lang: str = "en") -> graphviz.Digraph:
     same_rank(g, [f"{key}_dev" for key, *_ in columns])
     same_rank(g, ["backends", "qemu"])
     for key in ("pv", "pvh", "pvhvm"):
-        add_edge(g, f"{key}_dev", "backends", kind="data", text="ring" if key == "pv" else None)
+        add_edge(
+            g,
+            f"{key}_dev",
+            "backends",
+            kind="data",
+            text=t("ring", "共享环") if key == "pv" else None,
+        )
     add_edge(g, "pvhvm_dev", "qemu", kind="trap", text=t("boot only", "仅启动时"))
     add_edge(g, "hvm_dev", "qemu", kind="trap", text=term("VM exit", lang))
     add_edge(g, "pv_os", "xen", kind="call", text=term("hypercall", lang), weight="0")
