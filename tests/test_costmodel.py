@@ -105,6 +105,9 @@ def test_the_core2_runs_at_2_66_ghz_as_adams_and_agesen_table_1_says():
     assert costs.CORE2_CLOCK == 2.66e9
     assert pytest.approx(352e-9, abs=0.5e-9) == 937 / costs.CORE2_CLOCK
     assert pytest.approx(446e-9, abs=0.5e-9) == 1186 / costs.CORE2_CLOCK
+    # The same table on the Pentium 4 at 3.8 GHz: entry 2409 cycles = 634 ns, exit 1931 = 508 ns.
+    assert pytest.approx(634e-9, abs=0.5e-9) == 2409 / costs.P4_CLOCK
+    assert pytest.approx(508e-9, abs=0.5e-9) == 1931 / costs.P4_CLOCK
     # The native scale then solves forkwait: (2.62 s x 2.66 GHz / 40,000 - 200 walks x 40) /
     # (570,000 - 8,000) = 166,230 / 562,000.
     assert pytest.approx(166_230 / 562_000) == costs.CORE2_NATIVE_SCALE
