@@ -6,6 +6,9 @@
     python3 scripts/course.py execute    regenerate the lessons' stored outputs (fresh kernels)
     python3 scripts/course.py sync       regenerate the README's contents and the navigation cells
     python3 scripts/course.py release    regenerate the student copies of the exercises
+    python3 scripts/course.py translate  update the translation catalogues (`translate NN` starts
+                                         lesson NN's and its exercise's)
+    python3 scripts/course.py zh         build the Chinese edition (notebooks/zh/, exercises/zh/)
     python3 scripts/course.py bench      measure the course here (--browser, --suite, --write)
     python3 scripts/course.py site       build a static HTML copy of the course in build/site/
 
@@ -28,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 EXTRAS = "dev,emulation,nodot"
 APT_PACKAGES = {"dot": "graphviz", "font": "fonts-wqy-zenhei"}
-AUTHORING = ("execute", "sync", "release", "check", "bench", "site")
+AUTHORING = ("execute", "sync", "release", "check", "translate", "zh", "bench", "site")
 WELCOME = "notebooks/00_welcome.ipynb"
 
 
