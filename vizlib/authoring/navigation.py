@@ -60,7 +60,8 @@ def navigation(
             last=last.id,
             minutes=lesson.minutes,
         )
-        contents = f"[{_('Contents')}]({link(readme(lang), page)}#{_('Contents').lower()})"
+        heading = _("Contents")  # the README's heading, whose anchor is its lower case
+        contents = f"[{heading}]({link(readme(lang), page)}#{heading.lower()})"
         top = " · ".join(part for part in (prev, where, contents) if part)
         exercise = edition_file(lang, lesson.exercise, root)
         exercise_link = f"[{exercise}]({link(exercise, page)})"
