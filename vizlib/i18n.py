@@ -2,7 +2,7 @@
 
 English unless a notebook calls `set_language("zh")` in its first code cell, as every notebook of
 the Chinese edition does (`notebooks/zh/`, `exercises/zh/`). Text is looked up in the gettext
-catalogue `vizlib/locale/<lang>/LC_MESSAGES/vizlib.po`, read with Babel: the English text is the
+catalogue `vizlib/locale/<lang>/LC_MESSAGES/vizlib.po`, read with polib: the English text is the
 msgid, so English needs no catalogue, and a message the catalogue lacks shows in English (a test
 keeps the catalogue complete). Placeholders are named, `_("a {arch} machine", arch=...)`, so a
 translation may put them in its own order. Lesson 00.
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from babel.messages.pofile import read_po
+import polib
 
 LANGUAGES = ("en", "zh")
 SOURCE = "en"  # the language of the msgids
@@ -40,6 +40,7 @@ FONT_HINT = N_(
 _FULL_WIDTH_END = re.compile(r"(?<=[。！？；：，、）」』])\s+")
 
 _language = SOURCE
+_missing: set[tuple[str, str]] = set()  # (language, message) looked up but not translated
 
 
 def check_language(lang: str) -> str:
@@ -94,15 +95,23 @@ def translations(lang: str) -> dict[str, str]:
 def _read(path: Path, mtime_ns: int) -> dict[str, str]:
     if not mtime_ns:
         return {}
-    with path.open("rb") as f:
-        po = read_po(f)
-    return {m.id: m.string for m in po if m.id and m.string and not m.fuzzy}
+    return {entry.msgid: entry.msgstr for entry in polib.pofile(str(path)).translated_entries()}
 
 
 def _(message: str, **fields: object) -> str:
     """`message` in the course's language, its `{placeholders}` filled from `fields`."""
-    text = message if _language == SOURCE else translations(_language).get(message, message)
+    text = message
+    if _language != SOURCE:
+        text = translations(_language).get(message)
+        if text is None:
+            _missing.add((_language, message))
+            text = message
     return text.format(**fields) if fields else text
+
+
+def missing() -> list[tuple[str, str]]:
+    """(language, message) of every message shown untranslated so far in this process."""
+    return sorted(_missing)
 
 
 def sentences(*parts: str) -> str:

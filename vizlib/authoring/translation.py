@@ -1,4 +1,4 @@
-"""Translation catalogues (gettext PO, read and written with Babel) and the translated editions.
+"""Translation catalogues (gettext PO, read and written with polib) and the translated editions.
 
 Two kinds of catalogue, both keyed by the English text (the msgid), so that a change of the
 English marks its translation out of date (fuzzy, with the English it was made from kept as
@@ -20,18 +20,17 @@ out of date.
 
 from __future__ import annotations
 
+import ast
 import copy
-import io
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+import polib
 import yaml
-from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po, write_po
 
 from vizlib.authoring import execute
 from vizlib.authoring.editions import catalogue_file, translated_file
@@ -40,9 +39,10 @@ from vizlib.course import ROOT, Lesson, repository, syllabus
 from vizlib.i18n import DOMAIN, check_language
 
 PO_LOCALES = {"zh": "zh_CN"}
-KEYWORDS = {"_": None, "N_": None}  # the functions whose string argument is a message
+MARKERS = ("_", "N_")  # the functions whose string argument is a message
 LANGUAGE_CELL_ID = "course-language"
 LANGUAGE_CELL_TAGS = ["course-language", "remove-cell"]  # remove-cell: not shown in the book
+FUZZY_CUTOFF = 0.6  # how alike an old message must be to carry its translation over (difflib)
 _PLACEHOLDER = re.compile(r"{(\w*)}")
 UPDATE = "run `python3 scripts/course.py translate`"
 
@@ -64,118 +64,148 @@ def message_catalogue(lang: str, root: Path = ROOT) -> Path:
     return root / "vizlib" / "locale" / check_language(lang) / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def read_catalogue(path: Path) -> Catalog:
-    with path.open("rb") as f:
-        return read_po(f)
+def read_catalogue(path: Path) -> polib.POFile:
+    return polib.pofile(str(path), wrapwidth=0)
 
 
-def render_catalogue(catalog: Catalog) -> bytes:
-    out = io.BytesIO()
-    write_po(out, catalog, width=0, include_previous=True, include_lineno=False)
-    return out.getvalue()
+def new_catalogue(lang: str, subject: str, root: Path = ROOT) -> polib.POFile:
+    """An empty catalogue of `lang` for `subject` (a notebook, or vizlib), its header filled."""
+    po = polib.POFile(wrapwidth=0)
+    po.header = (
+        f"{subject}, translated: msgid the English, msgstr the translation.\n"
+        f"Update: `python3 scripts/course.py translate`; build: `python3 scripts/course.py {lang}`."
+    )
+    po.metadata = {
+        "Project-Id-Version": subject,
+        "Report-Msgid-Bugs-To": f"https://github.com/{repository(root)}/issues",
+        "Language": PO_LOCALES[lang],
+        "MIME-Version": "1.0",
+        "Content-Type": "text/plain; charset=utf-8",
+        "Content-Transfer-Encoding": "8bit",
+        "Plural-Forms": "nplurals=1; plural=0;",
+    }
+    return po
 
 
-def _entries(catalog: Catalog) -> list[tuple]:
-    """What a catalogue says, header and dates aside: to write only when that changes."""
-    found = [*catalog, *catalog.obsolete.values()]
-    return [(m.context, m.id, m.string, sorted(m.flags), m.previous_id) for m in found if m.id]
+def _entries(po: polib.POFile) -> list[tuple]:
+    """What a catalogue says, header aside: to write only when that changes."""
+    return [
+        (e.msgctxt, e.msgid, e.msgstr, sorted(e.flags), e.previous_msgid, e.obsolete, e.tcomment)
+        for e in po
+    ]
 
 
-def _save(catalog: Catalog, path: Path) -> bool:
-    """Write `catalog` to `path` unless it says what the file says; True when written."""
-    if path.exists() and _entries(read_catalogue(path)) == _entries(catalog):
+def _save(po: polib.POFile, path: Path) -> bool:
+    """Write `po` to `path` unless it says what the file says; True when written."""
+    if path.exists() and _entries(read_catalogue(path)) == _entries(po):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    catalog.revision_date = datetime.now(timezone.utc)
-    path.write_bytes(render_catalogue(catalog))
+    po.metadata["PO-Revision-Date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M%z")
+    po.save(str(path))
     return True
 
 
-def new_catalogue(lang: str, subject: str, root: Path = ROOT) -> Catalog:
-    """An empty catalogue of `lang` for `subject` (a notebook, or vizlib), its header filled."""
-    catalog = Catalog(
-        locale=PO_LOCALES[lang],
-        project=subject,
-        version="",
-        msgid_bugs_address=f"https://github.com/{repository(root)}/issues",
-        fuzzy=False,
-    )
-    catalog.header_comment = (
-        f"# {subject} in {catalog.locale.english_name}: msgid English, msgstr translation.\n"
-        f"# Update with `python3 scripts/course.py translate`, build with `... {lang}`."
-    )
-    return catalog
-
-
-def _flags(message: str) -> set[str]:
-    return {"python-brace-format"} if _PLACEHOLDER.search(message) else set()
+def _flags(message: str) -> list[str]:
+    return ["python-brace-format"] if _PLACEHOLDER.search(message) else []
 
 
 # ---- vizlib's messages ----------------------------------------------------------------------
 
 
-def course_texts(root: Path = ROOT) -> list[tuple[str, str]]:
-    """(message, where) of the learner-facing text of `course/`: titles, objectives, definitions."""
+def code_messages(path: Path) -> list[str]:
+    """The string of every `_("...")` and `N_("...")` call in a Python file, in order (inside
+    f-strings too)."""
     found = []
-    for lesson in syllabus(root):
-        found += [(text, "course/syllabus.yml") for text in (lesson.title, *lesson.objectives)]
-    terms = yaml.safe_load((root / "course" / "glossary.yml").read_text(encoding="utf-8"))
-    found += [(entry["definition"], "course/glossary.yml") for entry in terms["terms"]]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            first = node.args[0] if node.args else None
+            literal = isinstance(first, ast.Constant) and isinstance(first.value, str)
+            if node.func.id in MARKERS and literal and first.value not in found:
+                found.append(first.value)
     return found
 
 
-def message_template(root: Path = ROOT) -> Catalog:
-    """Every message vizlib's code marks with `_()` or `N_()`, then the text of `course/`."""
-    template = Catalog(project="vizlib", fuzzy=False)
-    code = extract_from_dir(
-        root / "vizlib", method_map=[("**.py", "python")], keywords=KEYWORDS, comment_tags=()
-    )
-    for filename, _lineno, message, _comments, _context in code:
-        if isinstance(message, str) and message:
-            template.add(message, locations=[(f"vizlib/{filename}", None)], flags=_flags(message))
-    for message, where in course_texts(root):
-        template.add(message, locations=[(where, None)], flags=_flags(message))
-    return template
+def course_texts(root: Path = ROOT) -> list[str]:
+    """The learner-facing text of `course/`: lesson titles and objectives, glossary definitions."""
+    found = []
+    for lesson in syllabus(root):
+        found += [lesson.title, *lesson.objectives]
+    terms = yaml.safe_load((root / "course" / "glossary.yml").read_text(encoding="utf-8"))
+    return found + [entry["definition"] for entry in terms["terms"]]
+
+
+def message_template(root: Path = ROOT) -> dict[str, list[str]]:
+    """msgid -> where it comes from: vizlib's code (files in path order), then `course/`."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((root / "vizlib").rglob("*.py")):
+        for message in code_messages(path):
+            found.setdefault(message, []).append(path.relative_to(root).as_posix())
+    for message, where in [(t, "course/") for t in course_texts(root)]:
+        found.setdefault(message, []).append(where)
+    return found
 
 
 def update_messages(lang: str, root: Path = ROOT) -> bool:
-    """Bring vizlib's catalogue of `lang` up to date with the code and `course/` (Babel's merge:
-    a message whose English changed comes back fuzzy, with its old msgid); True when written."""
+    """Bring vizlib's catalogue of `lang` up to date with the code and `course/`, as msgmerge
+    does: a new message takes the translation of the most alike old one (difflib), marked fuzzy
+    with the old msgid; messages gone stay as obsolete entries. True when written."""
     path = message_catalogue(lang, root)
-    catalog = read_catalogue(path) if path.exists() else new_catalogue(lang, "vizlib", root)
-    catalog.update(message_template(root), update_header_comment=False)
-    return _save(catalog, path)
+    old = read_catalogue(path) if path.exists() else new_catalogue(lang, "vizlib", root)
+    known = {e.msgid: e for e in old if e.msgid}
+    new = new_catalogue(lang, "vizlib", root)
+    new.metadata.update({k: v for k, v in old.metadata.items() if k != "PO-Revision-Date"})
+    template = message_template(root)
+    for message, places in template.items():
+        entry = polib.POEntry(msgid=message, occurrences=[(p, "") for p in places])
+        entry.flags = _flags(message)
+        was = known.get(message)
+        if was is None:
+            unused = [m for m, e in known.items() if m not in template and e.msgstr]
+            close = difflib.get_close_matches(message, unused, n=1, cutoff=FUZZY_CUTOFF)
+            if close:
+                was = known[close[0]]
+                entry.flags.append("fuzzy")
+                entry.previous_msgid = was.previous_msgid if was.fuzzy else was.msgid
+        elif was.fuzzy:
+            entry.flags.append("fuzzy")
+            entry.previous_msgid = was.previous_msgid
+        if was is not None:
+            entry.msgstr, entry.tcomment = was.msgstr, was.tcomment
+        new.append(entry)
+    carried = {e.previous_msgid for e in new if e.fuzzy}
+    for message, was in known.items():
+        if message not in template and was.msgstr and message not in carried:
+            was.obsolete = True
+            new.append(was)
+    return _save(new, path)
 
 
 def stale_messages(lang: str, root: Path = ROOT) -> list[Stale]:
     """Messages of vizlib or `course/` without a finished translation in `lang`'s catalogue."""
     path = message_catalogue(lang, root)
     where = str(path.relative_to(root))
-    found = {m.id: m for m in read_catalogue(path) if m.id} if path.exists() else {}
+    found = {e.msgid: e for e in read_catalogue(path) if not e.obsolete} if path.exists() else {}
     stale = []
     for message in message_template(root):
-        if not message.id:
-            continue
-        entry = found.get(message.id)
-        reason = _reason(entry, message.id)
+        reason = _reason(found.get(message), message)
         if reason:
-            stale.append(Stale(where, repr(message.id[:60]), reason))
+            stale.append(Stale(where, repr(message[:60]), reason))
     return stale
 
 
-def _reason(entry: Message | None, english: str) -> str | None:
+def _reason(entry: polib.POEntry | None, english: str) -> str | None:
     """Why `entry` does not translate `english` now, or None when it does."""
-    if entry is None:
+    if entry is None or entry.obsolete:
         return f"not in the catalogue ({UPDATE})"
-    if entry.id != english:
+    if entry.msgid != english:
         return f"the English changed since the catalogue was updated ({UPDATE})"
     if entry.fuzzy:
         return "the English changed since it was translated (fuzzy: compare with #| msgid)"
-    if not entry.string:
+    if not entry.msgstr:
         return "not translated yet"
-    missing = set(_PLACEHOLDER.findall(english)) ^ set(_PLACEHOLDER.findall(entry.string))
-    if missing:
-        return f"the translation's placeholders differ from the English: {sorted(missing)}"
+    differ = set(_PLACEHOLDER.findall(english)) ^ set(_PLACEHOLDER.findall(entry.msgstr))
+    if differ:
+        return f"the translation's placeholders differ from the English: {sorted(differ)}"
     return None
 
 
@@ -218,40 +248,34 @@ def update_notebook(lang: str, english: str, root: Path = ROOT) -> bool:
     """
     path = root / catalogue_file(lang, english)
     old = read_catalogue(path) if path.exists() else new_catalogue(lang, english, root)
-    by_cell = {m.context: m for m in [*old, *old.obsolete.values()] if m.id}
-    by_text = {m.id: m for m in by_cell.values() if m.string and not m.fuzzy}
+    by_cell = {e.msgctxt: e for e in old if e.msgid}
+    by_text = {e.msgid: e for e in by_cell.values() if e.translated()}
     new = new_catalogue(lang, english, root)
-    new.creation_date = old.creation_date
+    new.metadata.update({k: v for k, v in old.metadata.items() if k != "PO-Revision-Date"})
     for cell_id, source in translatable(nbformat.read(root / english, as_version=4)):
+        entry = polib.POEntry(msgctxt=cell_id, msgid=source)
         was = by_cell.pop(cell_id, None)
-        flags, previous, string, comments = set(), (), "", ()
-        if was is not None:
-            string, comments = was.string, was.user_comments
-            if was.id == source:
-                flags, previous = set(was.flags), was.previous_id
-            elif was.string:
-                flags = {"fuzzy"}
-                previous = was.previous_id if was.fuzzy and was.previous_id else was.id
+        if was is not None and not was.obsolete:
+            entry.msgstr, entry.tcomment = was.msgstr, was.tcomment
+            if was.msgid == source:
+                entry.flags, entry.previous_msgid = list(was.flags), was.previous_msgid
+            elif was.msgstr:
+                entry.flags = ["fuzzy"]
+                entry.previous_msgid = was.previous_msgid if was.fuzzy else was.msgid
         elif source in by_text:
-            string = by_text[source].string
-        new.add(
-            source,
-            string,
-            context=cell_id,
-            flags=flags,
-            previous_id=previous,
-            user_comments=comments,
-        )
-    for cell_id, message in by_cell.items():
-        if message.string:
-            new.obsolete[(message.id, cell_id)] = message
+            entry.msgstr = by_text[source].msgstr
+        new.append(entry)
+    for was in by_cell.values():
+        if was.msgstr:
+            was.obsolete = True
+            new.append(was)
     return _save(new, path)
 
 
 def stale_notebook(lang: str, english: str, root: Path = ROOT) -> list[Stale]:
     """The cells of the English notebook whose translation in `lang` is missing or out of date."""
     path = root / catalogue_file(lang, english)
-    entries = {m.context: m for m in read_catalogue(path) if m.id}
+    entries = {e.msgctxt: e for e in read_catalogue(path) if not e.obsolete}
     cells = translatable(nbformat.read(root / english, as_version=4))
     return [
         Stale(english, cell_id, reason)
@@ -299,7 +323,8 @@ def translated(lang: str, english: str, root: Path = ROOT) -> nbformat.NotebookN
     if problems:
         listing = "\n".join(f"  {p}" for p in problems)
         raise ValueError(f"{catalogue_file(lang, english)} is not finished:\n{listing}")
-    strings = {m.context: m.string for m in read_catalogue(root / catalogue_file(lang, english))}
+    po = read_catalogue(root / catalogue_file(lang, english))
+    strings = {e.msgctxt: e.msgstr for e in po if not e.obsolete}
     nb = nbformat.read(root / english, as_version=4)
     cells = []
     for cell in nb.cells:
