@@ -29,8 +29,8 @@ def _lessons(names: list[str]) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] in (["bench"], ["site"]):  # their own options: see `bench --help`, `site --help`
-        module = "benchmark" if argv[0] == "bench" else "site"
+    if argv[:1] in (["bench"], ["book"]):  # their own options: see `bench --help`, `book --help`
+        module = "benchmark" if argv[0] == "bench" else "book"
         return importlib.import_module(f"vizlib.authoring.{module}").main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m vizlib.authoring")
     commands = ("sync", "execute", "check", "release", "translate", "zh")
