@@ -102,7 +102,7 @@ def test_the_language_switch_of_every_page_opens_the_same_page_in_the_other_lang
 
 def test_navigation_follows_the_syllabus_and_names_untranslated_lessons(built):
     home = _text(built / "en" / "index.html")
-    sidebar = home[home.index('bd-docs-nav') :]
+    sidebar = home[home.index("bd-docs-nav") :]
     linked = re.findall(r'href="(notebooks/\d\d_\w+)\.html"', sidebar)
     in_order = list(dict.fromkeys(linked))
     assert in_order == [lesson.file.removesuffix(".ipynb") for lesson in READY]
