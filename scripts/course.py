@@ -6,8 +6,12 @@
     python3 scripts/course.py execute    regenerate the lessons' stored outputs (fresh kernels)
     python3 scripts/course.py sync       regenerate the README's contents and the navigation cells
     python3 scripts/course.py release    regenerate the student copies of the exercises
+    python3 scripts/course.py translate  update the translation catalogues (`translate NN` starts
+                                         lesson NN's and its exercise's)
+    python3 scripts/course.py zh         build the Chinese edition (notebooks/zh/, exercises/zh/)
     python3 scripts/course.py bench      measure the course here (--browser, --suite, --write)
-    python3 scripts/course.py site       build a static HTML copy of the course in build/site/
+    python3 scripts/course.py book       build the static copy, a Jupyter Book in both languages,
+                                         in build/book/
 
 Only the standard library is used here, so this runs on a bare `python3`. Every command first
 makes sure that `.venv/` holds the course's packages (skipped when nothing changed) and, when run as
@@ -26,9 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-EXTRAS = "dev,emulation,nodot"
+EXTRAS = "dev,emulation,nodot,book"
 APT_PACKAGES = {"dot": "graphviz", "font": "fonts-wqy-zenhei"}
-AUTHORING = ("execute", "sync", "release", "check", "bench", "site")
+AUTHORING = ("execute", "sync", "release", "check", "translate", "zh", "bench", "book")
 WELCOME = "notebooks/00_welcome.ipynb"
 
 

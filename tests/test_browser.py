@@ -1,7 +1,7 @@
-"""Every ready lesson works for a learner: JupyterLab in headless Chromium runs all its cells, and
-no cell shows an error, every widget renders, every diagram is visible, and a slider (where the
-lesson has one) redraws its output. One server and one browser serve all the lessons in turn.
-Screenshots of failures go to build/browser-failures/.
+"""Every ready lesson, in English and in each translation, works for a learner: JupyterLab in
+headless Chromium runs all its cells, and no cell shows an error, every widget renders, every
+diagram is visible, and a slider (where the lesson has one) redraws its output. One server and one
+browser serve all the lessons in turn. Screenshots of failures go to build/browser-failures/.
 """
 
 import shutil
@@ -11,10 +11,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vizlib.authoring import browser
+from vizlib.authoring import browser, translation
+from vizlib.authoring.editions import TRANSLATED, translated_file
 from vizlib.course import ROOT, syllabus
 
-READY = [lesson for lesson in syllabus() if lesson.ready]
+LESSONS = [lesson.file for lesson in syllabus() if lesson.ready] + [
+    translated_file(lang, english)
+    for lang in TRANSLATED
+    for english, lesson in translation.translated_notebooks(lang)
+    if english == lesson.file
+]
 FAILURES = ROOT / "build" / "browser-failures"
 UNAVAILABLE = browser.unavailable()
 pytestmark = pytest.mark.skipif(
@@ -70,17 +76,17 @@ def samples():
         shutil.rmtree(folder)
 
 
-@pytest.mark.parametrize("lesson", READY, ids=lambda lesson: Path(lesson.file).stem)
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda file: file.removeprefix("notebooks/"))
 def test_the_lesson_runs_in_jupyterlab_as_a_learner_sees_it(chromium, lesson):
-    path = ROOT / lesson.file
+    path = ROOT / lesson
     stored = path.stat().st_mtime_ns
-    check = chromium.check(lesson.file)
-    assert path.stat().st_mtime_ns == stored, f"JupyterLab wrote to {lesson.file}"
+    check = chromium.check(lesson)
+    assert path.stat().st_mtime_ns == stored, f"JupyterLab wrote to {lesson}"
     if check.problems:
         shots = chromium.screenshots(check, FAILURES)
         listing = "\n".join(f"  - {p}" for p in check.problems)
         pytest.fail(
-            f"{lesson.file} in JupyterLab ({check.seconds:.1f} s):\n{listing}\n"
+            f"{lesson} in JupyterLab ({check.seconds:.1f} s):\n{listing}\n"
             f"screenshots: {', '.join(str(s) for s in shots)}"
         )
 

@@ -42,12 +42,14 @@ class Lesson:
 
 @dataclass(frozen=True)
 class Term:
-    """One glossary entry: the English term, the Chinese term, a one-line definition."""
+    """One glossary entry: the English term, the Chinese term, a one-line definition, and other
+    Chinese names a reader may know (`also`), which the course's Chinese text does not use."""
 
     term: str
     zh: str
     definition: str
     lesson: str
+    also: tuple[str, ...] = ()
 
 
 def _lesson(entry: dict, position: int) -> Lesson:
@@ -109,7 +111,7 @@ def glossary(root: Path = ROOT) -> tuple[Term, ...]:
 @lru_cache(maxsize=4)
 def _glossary(path: Path, mtime_ns: int) -> tuple[Term, ...]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return tuple(Term(**entry) for entry in data["terms"])
+    return tuple(Term(**{**entry, "also": tuple(entry.get("also", ()))}) for entry in data["terms"])
 
 
 def term(name: str, root: Path = ROOT) -> Term:

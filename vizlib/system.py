@@ -20,11 +20,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-VERDICT_HARDWARE = "KVM with hardware assist available"
-VERDICT_PVM = "KVM present but without VT-x/AMD-V: PVM / nested"
-VERDICT_KVM_UNKNOWN = "KVM present but without VT-x/AMD-V: backend unknown"
-VERDICT_FOREIGN_ARCH = "KVM present, but not for x86 guests: lessons use the TCG fallback"
-VERDICT_TCG = "no KVM: lessons use the TCG fallback"
+from vizlib.i18n import N_, _, sentences
+
+VERDICT_HARDWARE = N_("KVM with hardware assist available")
+VERDICT_PVM = N_("KVM present but without VT-x/AMD-V: PVM / nested")
+VERDICT_KVM_UNKNOWN = N_("KVM present but without VT-x/AMD-V: backend unknown")
+VERDICT_FOREIGN_ARCH = N_("KVM present, but not for x86 guests: lessons use the TCG fallback")
+VERDICT_TCG = N_("no KVM: lessons use the TCG fallback")
 VERDICTS = (
     VERDICT_HARDWARE,
     VERDICT_PVM,
@@ -46,8 +48,8 @@ PROVIDED_BY = {
     TECHNIQUE_TCG: "QEMU's TCG",
 }
 
-KVM_ABSENT = "absent"
-KVM_USABLE = "usable"
+KVM_ABSENT = N_("absent")
+KVM_USABLE = N_("usable")
 KVM_UNUSABLE_PREFIX = "present, cannot open: "
 
 # Linux names of 32- and 64-bit x86 (uname -m); the course's guests are x86 code.
@@ -162,7 +164,10 @@ class HostReport:
 
     @property
     def verdict(self) -> str:
-        """One of VERDICTS, in words."""
+        """One of VERDICTS, in words, in the course's language."""
+        return _(self._verdict())
+
+    def _verdict(self) -> str:
         if not self.kvm_usable:
             return VERDICT_TCG
         if self.x86 is False:
@@ -176,29 +181,36 @@ class HostReport:
     @property
     def verdict_detail(self) -> str:
         """What the verdict means for the course, lessons 07-08 above all."""
-        return _DETAILS[self.verdict](self)
+        return _DETAILS[self._verdict()](self)
 
     def rows(self) -> tuple[tuple[str, str], ...]:
         """(label, value) pairs for a table in the notebook, verdict last."""
-        modules = "unknown" if self.kvm_modules is None else ", ".join(self.kvm_modules) or "none"
-        if self.hypervisor is not None:
-            hypervisor = f"{self.hypervisor} (from {self.hypervisor_evidence})"
+        if self.kvm_modules is None:
+            modules = _("unknown")
         else:
-            hypervisor = "none (bare metal)" if self.in_vm is False else "unknown"
+            modules = ", ".join(self.kvm_modules) or _("none")
+        if self.hypervisor is not None:
+            hypervisor = _(
+                "{hypervisor} (from {evidence})",
+                hypervisor=self.hypervisor,
+                evidence=self.hypervisor_evidence,
+            )
+        else:
+            hypervisor = _("none (bare metal)") if self.in_vm is False else _("unknown")
         return (
-            ("CPU vendor", self.cpu_vendor or "unknown"),
-            ("CPU model", self.cpu_model or "unknown"),
-            ("Architecture", self.arch or "unknown"),
-            ("VT-x (vmx flag)", _yes_no(self.vmx)),
-            ("AMD-V (svm flag)", _yes_no(self.svm)),
-            ("hypervisor flag (runs under a hypervisor)", _yes_no(self.hypervisor_flag)),
-            ("/dev/kvm", self.kvm_device),
-            ("KVM modules loaded", modules),
-            ("PVM (kvm_pvm loaded)", _yes_no(self.nested_pvm)),
-            ("Inside a virtual machine", _yes_no(self.in_vm)),
-            ("Hypervisor", hypervisor),
-            ("Container", self.container or "none found"),
-            ("Verdict", self.verdict),
+            (_("CPU vendor"), self.cpu_vendor or _("unknown")),
+            (_("CPU model"), self.cpu_model or _("unknown")),
+            (_("Architecture"), self.arch or _("unknown")),
+            (_("VT-x (vmx flag)"), _yes_no(self.vmx)),
+            (_("AMD-V (svm flag)"), _yes_no(self.svm)),
+            (_("hypervisor flag (runs under a hypervisor)"), _yes_no(self.hypervisor_flag)),
+            ("/dev/kvm", _kvm_device_text(self.kvm_device)),
+            (_("KVM modules loaded"), modules),
+            (_("PVM (kvm_pvm loaded)"), _yes_no(self.nested_pvm)),
+            (_("Inside a virtual machine"), _yes_no(self.in_vm)),
+            (_("Hypervisor"), hypervisor),
+            (_("Container"), self.container or _("none found")),
+            (_("Verdict"), self.verdict),
         )
 
 
@@ -368,43 +380,72 @@ def _container(base: Path, real: bool) -> str | None:
 
 
 def _yes_no(value: bool | None) -> str:
-    return "unknown" if value is None else ("yes" if value else "no")
+    return _("unknown") if value is None else (_("yes") if value else _("no"))
 
 
-def _where(report: HostReport) -> str:
-    """' under <hypervisor>' when the hypervisor is known, else ''."""
-    return f" under {report.hypervisor}" if report.hypervisor else ""
+def _kvm_device_text(kvm_device: str) -> str:
+    if kvm_device.startswith(KVM_UNUSABLE_PREFIX):
+        reason = kvm_device.removeprefix(KVM_UNUSABLE_PREFIX)
+        return _("present, cannot open: {reason}", reason=reason)
+    return _(kvm_device)
 
 
 def _detail_hardware(report: HostReport) -> str:
     assist = "AMD-V" if report.svm else "VT-x"
-    nested = (
-        f" This machine is itself a VM{_where(report)} that passes {assist} through (nested "
-        "virtualization): guest code still runs natively, but each VM exit costs more."
-        if report.in_vm
-        else ""
+    text = _(
+        "The CPU offers {assist} and /dev/kvm opens: lessons 07-08 run their guest on the real "
+        "KVM accelerator, in the CPU's guest mode at native speed, and compare it with QEMU's TCG.",
+        assist=assist,
     )
-    return (
-        f"The CPU offers {assist} and /dev/kvm opens: lessons 07-08 run their guest on the real "
-        "KVM accelerator, in the CPU's guest mode at native speed, and compare it with QEMU's TCG."
-        + nested
-    )
+    if not report.in_vm:
+        return text
+    if report.hypervisor:
+        nested = _(
+            "This machine is itself a VM under {hypervisor} that passes {assist} through (nested "
+            "virtualization): guest code still runs natively, but each VM exit costs more.",
+            hypervisor=report.hypervisor,
+            assist=assist,
+        )
+    else:
+        nested = _(
+            "This machine is itself a VM that passes {assist} through (nested virtualization): "
+            "guest code still runs natively, but each VM exit costs more.",
+            assist=assist,
+        )
+    return sentences(text, nested)
 
 
 def _detail_pvm(report: HostReport) -> str:
-    nested = f"this machine is a VM{_where(report)}, and " if report.in_vm else ""
-    return (
-        f"/dev/kvm opens, but the CPU offers neither VT-x nor AMD-V: {nested}its KVM is PVM "
-        "(kvm_pvm), which runs guests without hardware assist. Lessons 07-08 drive the real "
-        "/dev/kvm and see real VM exits, but guest code that is not PVM-aware, such as the "
-        "lessons' real-mode guest, is emulated by the host, often more slowly than QEMU's TCG "
-        "on the same machine (lesson 08 measures both). A laptop with VT-x or AMD-V runs the "
-        "same guest at native speed."
+    if report.in_vm and report.hypervisor:
+        cause = _(
+            "/dev/kvm opens, but the CPU offers neither VT-x nor AMD-V: this machine is a VM under "
+            "{hypervisor}, and its KVM is PVM (kvm_pvm), which runs guests without hardware "
+            "assist.",
+            hypervisor=report.hypervisor,
+        )
+    elif report.in_vm:
+        cause = _(
+            "/dev/kvm opens, but the CPU offers neither VT-x nor AMD-V: this machine is a VM, and "
+            "its KVM is PVM (kvm_pvm), which runs guests without hardware assist."
+        )
+    else:
+        cause = _(
+            "/dev/kvm opens, but the CPU offers neither VT-x nor AMD-V: its KVM is PVM (kvm_pvm), "
+            "which runs guests without hardware assist."
+        )
+    return sentences(
+        cause,
+        _(
+            "Lessons 07-08 drive the real /dev/kvm and see real VM exits, but guest code that is "
+            "not PVM-aware, such as the lessons' real-mode guest, is emulated by the host, often "
+            "more slowly than QEMU's TCG on the same machine (lesson 08 measures both)."
+        ),
+        _("A laptop with VT-x or AMD-V runs the same guest at native speed."),
     )
 
 
 def _detail_kvm_unknown(report: HostReport) -> str:
-    return (
+    return _(
         "/dev/kvm opens, but this probe saw no VT-x/AMD-V flag and no kvm_intel, kvm_amd or "
         "kvm_pvm module, so it cannot tell what drives KVM here. Lessons 07-08 use the real KVM "
         "accelerator; time it against QEMU's TCG there to see which kind it is."
@@ -412,44 +453,56 @@ def _detail_kvm_unknown(report: HostReport) -> str:
 
 
 def _detail_foreign_arch(report: HostReport) -> str:
-    return (
-        f"This is a {report.arch} machine: its KVM runs {report.arch} guests, while the course's "
-        "guests are x86 code. Lessons 07-08 run them through QEMU's TCG (via unicorn), the same "
-        "emulator lesson 06 uses for foreign CPUs: same results, different speed."
+    return _(
+        "This is a {arch} machine: its KVM runs {arch} guests, while the course's guests are x86 "
+        "code. Lessons 07-08 run them through QEMU's TCG (via unicorn), the same emulator lesson "
+        "06 uses for foreign CPUs: same results, different speed.",
+        arch=report.arch,
     )
 
 
 def _detail_tcg(report: HostReport) -> str:
-    fallback = (
-        " Lessons 07-08 run the same guest through QEMU's TCG (via unicorn) instead of /dev/kvm: "
+    fallback = _(
+        "Lessons 07-08 run the same guest through QEMU's TCG (via unicorn) instead of /dev/kvm: "
         "same guest bytes, same results, only the speed differs."
     )
     if report.kvm_device.startswith(KVM_UNUSABLE_PREFIX):
         reason = report.kvm_device.removeprefix(KVM_UNUSABLE_PREFIX)
-        return (
-            f"/dev/kvm exists but cannot be opened ({reason}). Add your user to the group that "
-            "owns it, usually kvm (`sudo usermod -aG kvm $USER`), then log out and in again."
-            + fallback
+        return sentences(
+            _(
+                "/dev/kvm exists but cannot be opened ({reason}). Add your user to the group that "
+                "owns it, usually kvm (`sudo usermod -aG kvm $USER`), then log out and in again.",
+                reason=reason,
+            ),
+            fallback,
         )
     if report.hardware_assist:
-        module = "kvm_amd" if report.svm else "kvm_intel"
-        cause = (
-            f"The CPU offers VT-x or AMD-V but there is no /dev/kvm: load KVM (`sudo modprobe "
-            f"{module}`) or turn virtualization on in the firmware setup."
+        cause = _(
+            "The CPU offers VT-x or AMD-V but there is no /dev/kvm: load KVM (`sudo modprobe "
+            "{module}`) or turn virtualization on in the firmware setup.",
+            module="kvm_amd" if report.svm else "kvm_intel",
+        )
+    elif report.in_vm and report.hypervisor:
+        cause = _(
+            "This machine is a VM under {hypervisor} whose CPU shows neither VT-x nor AMD-V: the "
+            "hypervisor below does not pass them through (no nested virtualization).",
+            hypervisor=report.hypervisor,
         )
     elif report.in_vm:
-        cause = (
-            f"This machine is a VM{_where(report)} whose CPU shows neither VT-x nor AMD-V: the "
-            "hypervisor below does not pass them through (no nested virtualization)."
+        cause = _(
+            "This machine is a VM whose CPU shows neither VT-x nor AMD-V: the hypervisor below "
+            "does not pass them through (no nested virtualization)."
         )
     else:
-        cause = "There is no /dev/kvm (KVM is part of Linux and, on x86, needs VT-x or AMD-V)."
+        cause = _("There is no /dev/kvm (KVM is part of Linux and, on x86, needs VT-x or AMD-V).")
+    container = ""
     if report.container:
-        cause += (
-            f" Inside a {report.container} container /dev/kvm appears only when passed in "
-            "(Docker: `docker run --device /dev/kvm`)."
+        container = _(
+            "Inside a {container} container /dev/kvm appears only when passed in (Docker: "
+            "`docker run --device /dev/kvm`).",
+            container=report.container,
         )
-    return cause + fallback
+    return sentences(cause, container, fallback)
 
 
 _DETAILS = {

@@ -1,0 +1,174 @@
+"""The Chinese edition never drifts from the English in silence: every translated cell and message
+is up to date (an edited English cell is listed, by notebook and cell), uses the glossary's words,
+and the built notebooks come from their catalogues; a Chinese exercise grades like the English."""
+
+import copy
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from vizlib.authoring import terms, translation
+from vizlib.authoring.editions import catalogue_file, translated_file
+from vizlib.authoring.execute import execution_counts_ok
+from vizlib.course import ROOT
+from vizlib.grading.exercise import ANSWER, read_exercise, tagged
+
+LANG = "zh"
+NOTEBOOKS = translation.translated_notebooks(LANG)
+LESSON, EXERCISE = "notebooks/00_welcome.ipynb", "exercises/00_welcome.ipynb"
+
+
+def _listing(items) -> str:
+    return "\n".join(f"  {item}" for item in items)
+
+
+def test_the_pilot_lesson_and_exercise_are_translated():
+    assert {LESSON, EXERCISE} <= {english for english, _ in NOTEBOOKS}
+
+
+def test_no_translation_is_missing_or_out_of_date():
+    stale = translation.stale(LANG)
+    assert not stale, "update these translations (`python3 scripts/course.py translate`):\n" + (
+        _listing(stale)
+    )
+
+
+def test_every_translation_uses_the_glossary_terms_and_quotes_the_article_as_written():
+    found = []
+    catalogues = [translation.message_catalogue(LANG)]
+    catalogues += [ROOT / catalogue_file(LANG, english) for english, _ in NOTEBOOKS]
+    for path in catalogues:
+        for entry in translation.read_catalogue(path).translated_entries():
+            where = entry.msgctxt or repr(entry.msgid[:40])
+            found += [
+                f"{path.name} {where}: {p}" for p in terms.problems(entry.msgid, entry.msgstr)
+            ]
+    assert not found, _listing(found)
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese", "problem"),
+    [
+        ("Each guest has a shadow page table.", "每个客户机都有一张页表。", "without 影子页表"),
+        ("Two VMs share it.", "两台机器共用它。", "without 虚拟机"),
+        ("Paravirtualization is fast.", "准虚拟化很快，半虚拟化也是。", "uses 准虚拟化"),
+        ("The article says *全虚拟化的运行速度*.", "文章说“全虚拟化运行速度”。", "word for word"),
+    ],
+)
+def test_the_terms_check_finds_a_synonym_a_missing_term_and_a_misquote(english, chinese, problem):
+    assert any(problem in found for found in terms.problems(english, chinese))
+
+
+def test_the_terms_check_leaves_code_and_correct_text_alone():
+    english = (
+        "Each guest has a shadow page table; see `shadow page table` and [the lesson](a.ipynb)."
+    )
+    chinese = "每个客户机都有一张影子页表；见 `shadow page table` 和[这一课](a.ipynb)。"
+    assert terms.problems(english, chinese) == []
+
+
+def _copy(root: Path, *paths: str) -> None:
+    for path in paths:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, root / path)
+
+
+def test_an_edited_english_cell_is_listed_then_marked_fuzzy_until_translated(tmp_path):
+    _copy(tmp_path, "course/syllabus.yml", LESSON, catalogue_file(LANG, LESSON))
+    assert translation.stale_notebook(LANG, LESSON, tmp_path) == []
+    nb = nbformat.read(tmp_path / LESSON, as_version=4)
+    cell = next(c for c in nb.cells if c.id == "cell-12")
+    before = cell.source
+    cell.source += " It may change when you update your kernel."
+    nbformat.write(nb, tmp_path / LESSON)
+
+    stale = translation.stale_notebook(LANG, LESSON, tmp_path)
+    assert [(s.source, s.cell) for s in stale] == [(LESSON, "cell-12")]
+    assert "catalogue was updated" in stale[0].reason
+    assert f"{LESSON} cell-12: " in str(stale[0])
+
+    assert translation.update_notebook(LANG, LESSON, tmp_path)
+    po = translation.read_catalogue(tmp_path / catalogue_file(LANG, LESSON))
+    entry = next(e for e in po if e.msgctxt == "cell-12")
+    assert entry.fuzzy and entry.previous_msgid == before and entry.msgstr.startswith("这个结论")
+    assert "fuzzy" in translation.stale_notebook(LANG, LESSON, tmp_path)[0].reason
+    with pytest.raises(ValueError, match="cell-12"):
+        translation.translated(LANG, LESSON, tmp_path)
+
+    entry.msgstr += "更新内核后，它可能会改变。"
+    entry.flags.remove("fuzzy")
+    po.save(str(tmp_path / catalogue_file(LANG, LESSON)))
+    assert translation.stale_notebook(LANG, LESSON, tmp_path) == []
+
+
+def test_an_edited_course_text_is_listed_in_the_message_catalogue(tmp_path):
+    shutil.copytree(ROOT / "vizlib", tmp_path / "vizlib", ignore=shutil.ignore_patterns("__py*"))
+    _copy(tmp_path, "course/syllabus.yml", "course/glossary.yml")
+    glossary = tmp_path / "course" / "glossary.yml"
+    old = "A page table kept by the hypervisor"
+    glossary.write_text(glossary.read_text().replace(old, "A page table kept by the VMM"))
+    stale = translation.stale_messages(LANG, tmp_path)
+    assert len(stale) == 1 and "A page table kept by the VMM" in stale[0].cell
+    translation.update_messages(LANG, tmp_path)
+    po = translation.read_catalogue(translation.message_catalogue(LANG, tmp_path))
+    entry = next(e for e in po if e.msgid.startswith("A page table kept by the VMM"))
+    assert entry.fuzzy and entry.previous_msgid.startswith(old)
+    assert entry.msgstr.startswith("由虚拟机管理程序维护的页表")  # kept, to be revised
+    assert not [e for e in po.obsolete_entries() if e.msgid.startswith(old)]
+
+
+@pytest.mark.parametrize("english", [e for e, _ in NOTEBOOKS], ids=lambda e: e)
+def test_the_built_notebook_is_its_english_with_translated_markdown(english):
+    assert translation.out_of_date(LANG) == [], "run `python3 scripts/course.py zh`"
+    built = nbformat.read(ROOT / translated_file(LANG, english), as_version=4)
+    source = nbformat.read(ROOT / english, as_version=4)
+    code = [c for c in built.cells if c.cell_type == "code"]
+    assert (
+        code[0].id == translation.LANGUAGE_CELL_ID and f'set_language("{LANG}")' in code[0].source
+    )
+    assert [c.source for c in code[1:]] == [c.source for c in source.cells if c.cell_type == "code"]
+    if english.startswith("notebooks/"):
+        assert execution_counts_ok(built), f"run `python3 scripts/course.py zh {english[10:12]}`"
+
+
+def _solved(student: Path, solution: Path) -> nbformat.NotebookNode:
+    """A Chinese student copy with the English solution's answers typed in."""
+    answers = {}
+    for cell in nbformat.read(solution, as_version=4).cells:
+        for question in tagged(cell, ANSWER):
+            answers[question] = cell.source
+    nb = nbformat.read(student, as_version=4)
+    for cell in nb.cells:
+        for question in tagged(cell, ANSWER):
+            cell.source = answers[question]
+    return nb
+
+
+def test_a_chinese_submission_is_graded_by_the_same_command_with_the_same_points(tmp_path):
+    english = ROOT / EXERCISE
+    chinese = ROOT / translated_file(LANG, EXERCISE)
+    solution = ROOT / "exercises" / "solutions" / english.name
+    solved = tmp_path / "solved.ipynb"
+    nbformat.write(_solved(chinese, solution), solved)
+    untouched = tmp_path / "untouched.ipynb"
+    shutil.copy(chinese, untouched)
+    out = tmp_path / "grades.csv"
+    cmd = [sys.executable, "-m", "vizlib.grading", "grade", str(solved), str(untouched)]
+    done = subprocess.run([*cmd, "--csv", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    exercise = read_exercise(solution)
+    points = {q: str(sum(p)) for q, p in exercise.points.items()}
+    for name, status in (("solved", "passed"), ("untouched", "failed")):
+        mine = [r for r in rows if Path(r["submission"]).stem == name]
+        assert {r["question"]: r["max_points"] for r in mine} == points
+        assert {r["status"] for r in mine} == {status}, mine
+        assert all(r["exercise"] == exercise.id for r in mine)
+    untouched_copy = copy.deepcopy(nbformat.read(untouched, as_version=4))
+    assert untouched_copy.metadata["course"]["exercise"] == exercise.id
