@@ -110,14 +110,17 @@ def test_the_amortization_chart_draws_cold_warm_and_the_translation_share():
     assert len(marked.axes[0].lines) == 3 and len(marked.axes[1].lines) == 2
 
 
-def test_the_cache_chart_draws_the_model_at_every_capacity():
+def test_the_cache_chart_draws_the_model_where_its_curves_break():
     program = tcache.synthetic_program(loops=2, passes=1)
     hits, cycles = plots.translation_cache(program, marked=3).axes
-    capacities = len(program.blocks) + 1
-    assert len(hits.lines[0].get_xdata()) == capacities
-    assert hits.lines[0].get_ydata()[-1] == pytest.approx(
-        tcache.simulate(program, capacities).hit_rate * 100
+    drawn = list(hits.lines[0].get_xdata())
+    size, largest = len(program.blocks), program.largest_loop
+    assert drawn == sorted(drawn) and drawn[0] == 1 and drawn[-1] == plots.qemu.CACHE_AXIS
+    assert {*range(1, 17), largest - 1, largest, size - 1, size, size + 1} <= set(drawn)
+    assert hits.lines[0].get_ydata()[drawn.index(size - 1)] == pytest.approx(
+        tcache.simulate(program, size - 1).hit_rate * 100
     )
+    assert hits.get_xscale() == "log" and hits.get_xlim()[1] > plots.qemu.CACHE_AXIS
     assert len(cycles.lines) == 2 + 2  # without and with chaining, the largest loop, the mark
 
 
@@ -188,9 +191,9 @@ def test_the_block_explorer_updates_on_release_and_draws_each_setting_once(monke
     monkeypatch.setattr(blocks, "amortization", lambda name: AMORTIZATION)
     drawn = []
 
-    def counting_view(name, n, measured):
+    def counting_view(name, n, measured, plot):
         drawn.append((name, n))
-        return block_view(name, n, measured)
+        return block_view(name, n, measured, plot)
 
     monkeypatch.setattr("vizlib.widgets.qemu.block_view", counting_view)
     box = widgets.block_explorer()
