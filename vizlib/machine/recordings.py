@@ -70,7 +70,7 @@ def everywhere(run: RunOne, name: str, missing: str | None, together: bool = Fal
     instead, labelled. Lesson 08."""
     if missing:
         stored = read(name)
-        return Runs(stored.runs, f"{missing[0].upper()}{missing[1:]}. {stored.label}", True, {})
+        return Runs(stored.runs, f"Not run here: {missing}. {stored.label}", True, {})
     kvm_reason = kvm.unavailable_reason()
     accels = [accel for accel in ACCELS if accel == "tcg" or kvm_reason is None]
     if together:
