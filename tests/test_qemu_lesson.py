@@ -19,6 +19,7 @@ from vizlib.course import ROOT
 from vizlib.diagrams.style import LAYERS
 from vizlib.emulation import blocks, programs, show
 from vizlib.emulation.blocks import MODES, PUBLISHED, Amortization, Speeds
+from vizlib.emulation.errors import GuestRunaway
 from vizlib.machine import qemu as pc
 from vizlib.sim import tcache
 from vizlib.widgets.qemu import LOOP_COUNTS, MAX_CACHE, block_view, cache_view
@@ -184,6 +185,21 @@ def test_the_block_explorer_measures_and_reacts(monkeypatch):
     assert box.children[2].value != before and "ran <b>1</b> times" in box.children[2].value
     program.value = "arm64-sum"
     assert "0x10000" in box.children[2].value
+
+
+def test_the_block_explorer_reports_a_run_stopped_by_its_limit_instead_of_raising(monkeypatch):
+    pytest.importorskip("unicorn")
+    monkeypatch.setattr(blocks, "amortization", lambda name: AMORTIZATION)
+    box = widgets.block_explorer()
+    _, loops = box.children[0].children
+
+    def stopped(name, n):
+        raise GuestRunaway(0x10008, "time limit of 2 s reached")
+
+    monkeypatch.setattr(blocks, "trace_blocks", stopped)
+    loops.value = LOOP_COUNTS[-1]
+    assert "guest stopped by the limit at pc=0x10008" in box.children[2].value
+    assert box.children[1].value == b""
 
 
 def test_the_block_explorer_updates_on_release_and_draws_each_setting_once(monkeypatch):
