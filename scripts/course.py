@@ -14,9 +14,11 @@
                                          in build/book/
 
 Only the standard library is used here, so this runs on a bare `python3`. Every command first
-makes sure that `.venv/` holds the course's packages (skipped when nothing changed) and, when run as
-root on Debian or Ubuntu, that graphviz's `dot` binary and a Chinese font are installed. Safe to
-run again at any time.
+makes sure that `.venv/` holds the course's packages (skipped when nothing changed): `lab` what a
+learner needs, every other command the test and authoring tools too. When run as root on Debian
+or Ubuntu it also installs graphviz's `dot` binary, a Chinese font and QEMU with apt. On Debian
+it then builds lesson 08's Linux guest into build/guest/ from the distribution's packages, once.
+Safe to run again at any time.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
-EXTRAS = "dev,emulation,nodot,book"
-APT_PACKAGES = {"dot": "graphviz", "font": "fonts-wqy-zenhei"}
+LEARNER_EXTRAS, TEST_EXTRAS = "lab", "test"  # pyproject.toml's extras; "test" includes "lab"
+APT_PACKAGES = {"dot": "graphviz", "font": "fonts-wqy-zenhei", "qemu": "qemu-system-x86"}
+QEMU = "qemu-system-x86_64"
+GUEST = ROOT / "build" / "guest" / "guest.json"  # written by vizlib.machine.linux_image
 AUTHORING = ("execute", "sync", "release", "check", "translate", "zh", "bench", "book")
 WELCOME = "notebooks/00_welcome.ipynb"
 
@@ -73,12 +77,14 @@ def has_chinese_font() -> bool:
 
 
 def ensure_system_packages() -> None:
-    """Install `dot` and a CJK font where this machine allows it; otherwise say once how to."""
+    """Install `dot`, a CJK font and QEMU where this machine allows it; otherwise say how to."""
     missing = []
     if not shutil.which("dot"):
         missing.append(APT_PACKAGES["dot"])
     if not has_chinese_font():
         missing.append(APT_PACKAGES["font"])
+    if not shutil.which(QEMU):
+        missing.append(APT_PACKAGES["qemu"])
     if not missing:
         return
     if can_apt():
@@ -89,6 +95,22 @@ def ensure_system_packages() -> None:
             "(or as DOT text). To get `dot`: `sudo apt-get install graphviz` (Debian/Ubuntu), "
             "`brew install graphviz` (macOS) or `conda install -c conda-forge python-graphviz`."
         )
+    if not shutil.which(QEMU):
+        say(
+            f"QEMU ({QEMU}) is not installed: lessons 06 and 08 show runs stored with the course. "
+            "To run them live: `sudo apt-get install qemu-system-x86` (Debian/Ubuntu), "
+            "`brew install qemu` (macOS) or `conda install -c conda-forge qemu`."
+        )
+
+
+def ensure_guest() -> None:
+    """Build lesson 08's Linux guest once, where Debian's packages can be downloaded."""
+    if GUEST.exists() or not shutil.which("apt-get") or not shutil.which(QEMU):
+        return
+    say("building lesson 08's Linux guest from Debian's packages into build/guest/ (once)")
+    built = subprocess.run([str(venv_python()), "-m", "vizlib.machine.linux_image"], cwd=ROOT)
+    if built.returncode:
+        say("lesson 08 will show a stored boot of its Linux guest instead (see above why)")
 
 
 def ensure_venv() -> None:
@@ -107,31 +129,45 @@ def ensure_venv() -> None:
         fail(f"could not create {VENV}: {result.stderr or 'python -m venv failed'}")
 
 
-def install_stamp() -> str:
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode()).hexdigest()
-    return f"{digest} {sys.version_info[:2]}"
+def pip_install_args(extras: str) -> list[str]:
+    """pip's arguments that install the course with `extras`. A learner's (`lab`) adds the
+    WebAssembly renderer only where `dot` is missing, and compiles no module ahead of time:
+    Python compiles those a lesson imports, once, the first time it does."""
+    if extras == LEARNER_EXTRAS:
+        wanted = LEARNER_EXTRAS + ("" if shutil.which("dot") else ",nodot")
+        return ["install", "-q", "--no-compile", "-e", f"{ROOT}[{wanted}]"]
+    return ["install", "-q", "-e", f"{ROOT}[{extras}]"]
 
 
-def ensure_packages() -> None:
+def install_stamp(extras: str) -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"{digest} {sys.version_info[:2]} {extras}"
+
+
+def ensure_packages(extras: str) -> None:
+    """Install the course with `extras` into .venv/, unless they (or the test ones, which
+    include the learner's) are installed already from this pyproject.toml."""
     stamp_file = VENV / ".course-installed"
-    if stamp_file.exists() and stamp_file.read_text() == install_stamp():
+    installed = stamp_file.read_text() if stamp_file.exists() else ""
+    if installed in (install_stamp(extras), install_stamp(TEST_EXTRAS)):
         return
     say("installing the course's Python packages into .venv/ (a few minutes the first time)")
     python = str(venv_python())
     pip = [python, "-m", "pip", "--disable-pip-version-check"]
     if subprocess.run([*pip, "install", "-q", "--upgrade", "pip"]).returncode:
         fail("could not upgrade pip in .venv/ (is the network reachable?)")
-    if subprocess.run([*pip, "install", "-q", "-e", f"{ROOT}[{EXTRAS}]"]).returncode:
+    if subprocess.run([*pip, *pip_install_args(extras)]).returncode:
         fail("pip could not install the course's packages; see pip's message above")
-    stamp_file.write_text(install_stamp())
+    stamp_file.write_text(install_stamp(extras))
 
 
-def set_up() -> None:
+def set_up(extras: str) -> None:
     if sys.version_info < (3, 10):  # noqa: UP036 -- explain instead of crashing
         fail(f"the course needs Python 3.10 or newer; this is {sys.version.split()[0]}")
     ensure_system_packages()
     ensure_venv()
-    ensure_packages()
+    ensure_packages(extras)
+    ensure_guest()
 
 
 def run(args: list[str]) -> int:
@@ -159,7 +195,7 @@ def main(argv: list[str]) -> int:
     if command not in {"lab", "test", "setup", *AUTHORING}:
         choices = ", ".join(("lab", "test", "setup", *AUTHORING))
         fail(f"unknown command {command!r}; choose one of: {choices}")
-    set_up()
+    set_up(LEARNER_EXTRAS if command == "lab" else TEST_EXTRAS)
     if command == "setup":
         return 0
     if command == "lab":

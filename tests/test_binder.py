@@ -1,33 +1,19 @@
-"""Binder (repo2docker) builds the course from environment.yml and installs vizlib."""
+"""Binder (repo2docker) builds the course from environment.yml and apt.txt and installs vizlib."""
 
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 import yaml
 
 from vizlib.course import ROOT
 
-TOOL_VENV = ROOT / ".venv" / "repo2docker"
 
-
-@pytest.fixture(scope="module")
-def repo2docker() -> Path:
-    """repo2docker in a venv of its own, so its pins never touch the course's environment."""
-    exe = TOOL_VENV / "bin" / "repo2docker"
-    if not exe.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(TOOL_VENV)], check=True)
-        pip = [str(TOOL_VENV / "bin" / "pip"), "install", "-q", "jupyter-repo2docker"]
-        subprocess.run(pip, check=True)
-    return exe
-
-
-def test_environment_yml_holds_the_course_and_installs_vizlib():
+def test_environment_yml_holds_the_learners_course_and_installs_vizlib():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = " ".join(d for d in env["dependencies"] if isinstance(d, str))
-    for package in ("jupyterlab", "ipywidgets", "nbval", "python-graphviz", "matplotlib", "numpy"):
+    for package in ("jupyterlab", "ipywidgets", "python-graphviz", "matplotlib", "numpy"):
         assert package in conda
+    assert "nbval" not in conda and "pytest" not in conda  # test tools: not a learner's
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-e ." in pip
     assert not (ROOT / "binder").exists(), (
@@ -35,9 +21,9 @@ def test_environment_yml_holds_the_course_and_installs_vizlib():
     )
 
 
-def test_repo2docker_builds_the_image_from_environment_yml(repo2docker):
+def test_repo2docker_builds_the_image_from_environment_yml_and_apt_txt():
     out = subprocess.run(
-        [str(repo2docker), "--no-build", "--debug", "."],
+        [sys.executable, "-m", "repo2docker", "--no-build", "--debug", "."],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -47,3 +33,5 @@ def test_repo2docker_builds_the_image_from_environment_yml(repo2docker):
     dockerfile = out.stdout + out.stderr
     assert "Building conda environment for python=3.11" in dockerfile
     assert 'env update -p ${NB_PYTHON_PREFIX} --file "environment.yml"' in dockerfile
+    apt = [line for line in dockerfile.splitlines() if "apt-get install" in line and "qemu" in line]
+    assert apt and "qemu-system-x86" in apt[0].split()  # QEMU in the Binder image

@@ -23,7 +23,7 @@ LESSONS = [lesson.file for lesson in syllabus() if lesson.ready] + [
 ]
 FAILURES = ROOT / "build" / "browser-failures"
 UNAVAILABLE = browser.unavailable()
-pytestmark = pytest.mark.skipif(
+needs_browser = pytest.mark.skipif(
     UNAVAILABLE is not None, reason=f"no real browser here: {UNAVAILABLE}"
 )
 
@@ -76,6 +76,18 @@ def samples():
         shutil.rmtree(folder)
 
 
+def test_chromium_is_found_on_the_path_under_any_of_its_names(monkeypatch):
+    on_path = {"chromium-browser": "/snap/bin/chromium-browser"}
+    monkeypatch.setattr(browser.shutil, "which", on_path.get)
+    assert browser.chromium() == Path("/snap/bin/chromium-browser")
+    on_path.update({"google-chrome": "/opt/google/chrome", "chromium": "/usr/bin/chromium"})
+    assert browser.chromium() == Path("/usr/bin/chromium")  # the first name wins
+    on_path.clear()
+    assert browser.chromium() is None
+    assert "chromium, chromium-browser, google-chrome" in browser.unavailable()
+
+
+@needs_browser
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda file: file.removeprefix("notebooks/"))
 def test_the_lesson_runs_in_jupyterlab_as_a_learner_sees_it(chromium, lesson):
     path = ROOT / lesson
@@ -91,12 +103,14 @@ def test_the_lesson_runs_in_jupyterlab_as_a_learner_sees_it(chromium, lesson):
         )
 
 
+@needs_browser
 def test_the_check_passes_a_working_notebook(chromium, samples):
     check = chromium.check(samples["good"])
     assert check.problems == []
     assert (check.widgets, check.pictures, check.slider) == (1, 1, "changed")
 
 
+@needs_browser
 def test_the_check_reports_each_kind_of_failure_at_its_cell(chromium, samples):
     check = chromium.check(samples["bad"], slider_timeout=1)  # its slider never redraws
     problems = {(p.cell, p.what.split(":")[0].split(" (")[0]) for p in check.problems}

@@ -154,3 +154,26 @@ def test_a_run_in_another_thread_times_out_through_the_watchdog():
     finally:
         signal.signal(signal.SIGALRM, previous)
     assert outcome == ["RuntimeError", "GuestTimeout"]
+
+
+@needs_kvm
+def test_a_run_in_a_thread_without_a_handler_says_so_even_through_with():
+    previous, caught = signal.getsignal(signal.SIGALRM), []
+
+    def worker():
+        try:
+            with VirtualMachine(accel="kvm") as vm:
+                vm.load(b"\xeb\xfe")
+                vm.run(timeout=0.2)
+        except Exception as e:  # noqa: BLE001 -- which exception escapes is the point
+            caught.append(e)
+
+    try:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(5)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert [type(e) for e in caught] == [RuntimeError], caught  # not a BufferError on close
+    assert "install_alarm_handler()" in str(caught[0])

@@ -19,6 +19,7 @@ from vizlib.course import ROOT
 from vizlib.diagrams.style import LAYERS
 from vizlib.emulation import blocks, programs, show
 from vizlib.emulation.blocks import MODES, PUBLISHED, Amortization, Speeds
+from vizlib.emulation.errors import GuestRunaway
 from vizlib.machine import qemu as pc
 from vizlib.sim import tcache
 from vizlib.widgets.qemu import LOOP_COUNTS, MAX_CACHE, block_view, cache_view
@@ -110,14 +111,17 @@ def test_the_amortization_chart_draws_cold_warm_and_the_translation_share():
     assert len(marked.axes[0].lines) == 3 and len(marked.axes[1].lines) == 2
 
 
-def test_the_cache_chart_draws_the_model_at_every_capacity():
+def test_the_cache_chart_draws_the_model_where_its_curves_break():
     program = tcache.synthetic_program(loops=2, passes=1)
     hits, cycles = plots.translation_cache(program, marked=3).axes
-    capacities = len(program.blocks) + 1
-    assert len(hits.lines[0].get_xdata()) == capacities
-    assert hits.lines[0].get_ydata()[-1] == pytest.approx(
-        tcache.simulate(program, capacities).hit_rate * 100
+    drawn = list(hits.lines[0].get_xdata())
+    size, largest = len(program.blocks), program.largest_loop
+    assert drawn == sorted(drawn) and drawn[0] == 1 and drawn[-1] == plots.qemu.CACHE_AXIS
+    assert {*range(1, 17), largest - 1, largest, size - 1, size, size + 1} <= set(drawn)
+    assert hits.lines[0].get_ydata()[drawn.index(size - 1)] == pytest.approx(
+        tcache.simulate(program, size - 1).hit_rate * 100
     )
+    assert hits.get_xscale() == "log" and hits.get_xlim()[1] > plots.qemu.CACHE_AXIS
     assert len(cycles.lines) == 2 + 2  # without and with chaining, the largest loop, the mark
 
 
@@ -183,14 +187,29 @@ def test_the_block_explorer_measures_and_reacts(monkeypatch):
     assert "0x10000" in box.children[2].value
 
 
+def test_the_block_explorer_reports_a_run_stopped_by_its_limit_instead_of_raising(monkeypatch):
+    pytest.importorskip("unicorn")
+    monkeypatch.setattr(blocks, "amortization", lambda name: AMORTIZATION)
+    box = widgets.block_explorer()
+    _, loops = box.children[0].children
+
+    def stopped(name, n):
+        raise GuestRunaway(0x10008, "time limit of 2 s reached")
+
+    monkeypatch.setattr(blocks, "trace_blocks", stopped)
+    loops.value = LOOP_COUNTS[-1]
+    assert "guest stopped by the limit at pc=0x10008" in box.children[2].value
+    assert box.children[1].value == b""
+
+
 def test_the_block_explorer_updates_on_release_and_draws_each_setting_once(monkeypatch):
     pytest.importorskip("unicorn")
     monkeypatch.setattr(blocks, "amortization", lambda name: AMORTIZATION)
     drawn = []
 
-    def counting_view(name, n, measured):
+    def counting_view(name, n, measured, plot):
         drawn.append((name, n))
-        return block_view(name, n, measured)
+        return block_view(name, n, measured, plot)
 
     monkeypatch.setattr("vizlib.widgets.qemu.block_view", counting_view)
     box = widgets.block_explorer()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 
 import pytest
@@ -95,10 +96,23 @@ def test_the_numbers_of_exercise_06():
 
 def test_sweep_is_simulate_at_each_capacity():
     program = tcache.synthetic_program(loops=2, passes=1)
-    assert tcache.sweep(program, (1, 5)) == (
+    beyond = len(program.blocks) + 3  # replayed at the program's size, then relabelled
+    assert tcache.sweep(program, (1, 5, beyond)) == (
         tcache.simulate(program, 1),
         tcache.simulate(program, 5),
+        tcache.simulate(program, beyond),
     )
+
+
+@pytest.mark.parametrize(("loops", "passes", "seed"), [(1, 1, 0), (4, 8, 1), (12, 10, 0)])
+def test_skipping_repeats_gives_what_a_replay_of_the_whole_trace_gives(loops, passes, seed):
+    program = tcache.synthetic_program(loops, passes, seed)
+    flat = dataclasses.replace(program, runs=())  # only the trace: replayed block by block
+    assert program.trace == tuple(
+        pc for _ in range(passes) for pcs, times in program.runs for pc in pcs * times
+    )
+    for capacity in range(1, len(program.blocks) + 2):
+        assert tcache.simulate(program, capacity) == tcache.simulate(flat, capacity)
 
 
 @pytest.mark.parametrize(

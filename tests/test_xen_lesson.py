@@ -199,16 +199,16 @@ def test_ring_view_reports_the_run_and_its_price():
 
 def test_ring_explorer_follows_every_control_to_its_extremes():
     found = controls(widgets.ring_explorer())
-    [device], [size], [batch] = found[w.Dropdown], found[w.SelectionSlider], found[w.IntSlider]
+    [device], [size, batch] = found[w.Dropdown], found[w.SelectionSlider]
     [image], summary = found[w.Image], found[w.HTML][-1]
     assert size.value == 32 and "ring of <b>32</b>" in summary.value
     first = image.value
-    batch.value = batch.max
+    batch.value = batch.options[-1]
     assert "batches of <b>64</b>" in summary.value and image.value != first
     size.value = size.options[0]
     assert "ring of <b>1</b>" in summary.value
     device.value = "network"
     assert size.value == 256 and "<b>network</b>" in summary.value
     size.value = size.options[-1]
-    batch.value = batch.min
+    batch.value = batch.options[0]
     assert "ring of <b>256</b>" in summary.value and "batches of <b>1</b>" in summary.value

@@ -3,6 +3,9 @@ the guest types and the I/O prices."""
 
 from __future__ import annotations
 
+import random
+from collections import deque
+
 import pytest
 
 from vizlib.sim import costmodel, costs, xen_guests, xenio, xenring
@@ -228,6 +231,83 @@ def test_hand_worked_simulation_of_a_one_slot_ring():
     assert (run.ticks, run.stall_ticks, run.most_outstanding) == (5, 1, 1)
     assert (run.notifications_to_backend, run.notifications_to_frontend) == (2, 2)
     assert run.mean_latency == (2 + 3) / 2
+
+
+def replay_through_ring_state(device: xenio.Device, size: int, batch: int, requests: int):
+    """The simulation of `xenio`'s docstring done the slow way, one RingState operation at a
+    time and every tick visited: (ticks, pushes, to Dom0, to DomU, stalls, most, latency)."""
+    rng, ring = random.Random(0), xenring.RingState.at(size, 0)
+    to_issue, waiting, answered, waited, tick = requests, 0, 0, 0, 0
+    issued, in_flight = deque(), deque()
+    backend_at = frontend_at = None
+    pushes = to_backend = to_frontend = stalls = most = 0
+    while answered < requests:
+        if frontend_at is not None and frontend_at <= tick:
+            frontend_at, more = None, True
+            while more:
+                while ring.unconsumed_responses:
+                    ring, answered, waited = ring.consume_response(), answered + 1, waited + tick
+                    waited -= issued.popleft()
+                ring, more = ring.final_check_for_responses()
+        if to_issue and rng.random() < device.burst_probability:
+            n = 1
+            while rng.random() > 1 / device.burst_mean:
+                n += 1
+            n = min(n, to_issue)
+            to_issue, waiting = to_issue - n, waiting + n
+            issued.extend([tick] * n)
+        if waiting:
+            if ring.full:
+                stalls += 1
+            else:
+                ring, waiting = ring.queue_request(), waiting - 1
+                if ring.unpushed_requests == batch or not waiting or ring.full:
+                    ring, notify = ring.push_requests()
+                    pushes += 1
+                    if notify:
+                        to_backend += 1
+                        backend_at = tick + device.wake_ticks if backend_at is None else backend_at
+        most = max(most, ring.outstanding)
+        if backend_at is not None and backend_at <= tick:
+            backend_at, more = None, True
+            while more:
+                started = 0
+                while ring.unconsumed_requests:
+                    ring, started = ring.consume_request(), started + 1
+                if started:
+                    in_flight.append((tick + device.io_ticks, started))
+                ring, more = ring.final_check_for_requests()
+        done = 0
+        while in_flight and in_flight[0][0] <= tick:
+            done += in_flight.popleft()[1]
+        if done:
+            for _ in range(done):
+                ring = ring.queue_response()
+            ring, notify = ring.push_responses()
+            if notify:
+                to_frontend += 1
+                frontend_at = tick + device.wake_ticks if frontend_at is None else frontend_at
+        tick += 1
+    return tick, pushes, to_backend, to_frontend, stalls, most, waited / requests
+
+
+@pytest.mark.parametrize(
+    "device",
+    [*xenio.DEVICES.values(), xenio.Device("slow", "x", 8, 0.3, 3.0, io_ticks=5, wake_ticks=3)],
+    ids=lambda d: d.name,
+)
+def test_the_simulation_skips_idle_ticks_yet_agrees_with_a_replay_of_every_tick(device):
+    for size, batch in ((1, 1), (4, 3), (32, 8), (256, 64)):
+        run = xenio.simulate(device, size, batch, requests=300)
+        assert (
+            run.ticks,
+            run.pushes,
+            run.notifications_to_backend,
+            run.notifications_to_frontend,
+            run.stall_ticks,
+            run.most_outstanding,
+            run.mean_latency,
+        ) == replay_through_ring_state(device, size, batch, 300)
 
 
 def test_simulations_are_seeded():

@@ -12,8 +12,10 @@ to CI, measured on this machine, beside the course's goals.
   `vizlib` but the layers that draw).
 - Simulators: steps per second of the models of `vizlib.sim` (those present).
 - Machine: guest instructions per second under each accelerator of `vizlib.machine`, and the cost
-  of one exit in the Python VMM beside the same guest in qemu-system-x86_64.
-- The installed size of the environment.
+  of one exit in the Python VMM beside the same guest in qemu-system-x86_64; lesson 08's Linux
+  guest booted on each accelerator (`vizlib.machine.linux`).
+- The installed size of the environment, and of a learner's: what `python3 scripts/course.py lab`
+  installs, into a fresh virtual environment.
 `--write` stores the tables, with the machine they were measured on, in course/benchmarks.md.
 """
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import importlib.util
 import itertools
 import math
 import os
@@ -75,11 +78,13 @@ TEXT_SAMPLES = ("", "a", "vm", "hyper", "虚拟", "zzz")  # typed into text boxe
 LOOP_COUNT = 0xFFFF  # iterations of the machine guests' inner loop (CX, 16 bits)
 VMM_TIMEOUT = 120.0  # seconds; a guest run of the benchmark ends well before
 GOALS = {
-    "widget": "every widget: p95 under 100 ms, model time (p95) under 5 ms",
+    "widget": "every widget: p95 under 100 ms from a control's change to the redrawn output",
     "lesson": "every lesson executes in under 10 s",
     "suite": "the whole test suite runs in under twice its floor",
+    "size": "a learner's environment (`lab`) under 450 MiB",
 }
-WIDGET_P95_MS, MODEL_P95_MS, LESSON_SECONDS, SUITE_RATIO = 100.0, 5.0, 10.0, 2.0
+WIDGET_P95_MS, LESSON_SECONDS, SUITE_RATIO, LEARNER_MIB = 100.0, 10.0, 2.0, 450.0
+GUEST_BOOTS = 3  # boots of lesson 08's Linux guest per accelerator (the median is reported)
 
 
 def say(message: str) -> None:
@@ -446,10 +451,13 @@ def measure_widgets() -> Section:
             met = met and not t.error
             continue
         p95 = percentile(t.total, 95)
-        model_p95 = percentile(t.model, 95) if t.has_model else None
-        ok = p95 < WIDGET_P95_MS / 1000 and (model_p95 is None or model_p95 < MODEL_P95_MS / 1000)
+        ok = p95 < WIDGET_P95_MS / 1000
         met = met and ok
-        model = (ms(statistics.median(t.model)), ms(model_p95)) if t.has_model else ("n/a", "n/a")
+        model = (
+            (ms(statistics.median(t.model)), ms(percentile(t.model, 95)))
+            if t.has_model
+            else ("n/a", "n/a")
+        )
         section.rows.append(
             (
                 name,
@@ -464,9 +472,10 @@ def measure_widgets() -> Section:
         say(f"widget {name}: p95 {ms(p95)}")
     section.notes.append(
         "Time from setting a control (each across its range) to the end of the callbacks that "
-        "redraw the output, without a browser. Model: the part spent in the course's models "
-        "(`vizlib` but its widgets, plots, diagrams, display and tables); n/a when the callbacks "
-        "call none. The browser adds the transfer of the new output to the page."
+        "redraw the output, without a browser; the goal is on the total. Model: the part spent "
+        "in the course's models (`vizlib` but its widgets, plots, diagrams, display and tables), "
+        "not counting real guests run through classes; n/a when the callbacks call none. The "
+        "browser adds the transfer of the new output to the page."
     )
     section.goals.append((GOALS["widget"], met))
     return section
@@ -688,6 +697,52 @@ def measure_machine() -> Section:
     return section
 
 
+def measure_guest(boots: int = GUEST_BOOTS) -> Section:
+    """Lesson 08's Linux guest booted `boots` times on each accelerator, one boot at a time."""
+    section = Section(
+        "Linux guest (lesson 08)",
+        (
+            "accelerator",
+            "boots",
+            "how they ended",
+            "s to the guest's first line (median)",
+            "s of kernel uptime then (median)",
+        ),
+    )
+    linux = importlib.import_module("vizlib.machine.linux")
+    kvm = importlib.import_module("vizlib.machine.kvm")
+    reason = linux.unavailable_reason()
+    if reason:
+        section.notes.append(f"n/a ({reason})")
+        return section
+    for accel in linux.qemu.ACCELS:
+        if accel == "kvm" and kvm.unavailable_reason():
+            section.rows.append((accel, 0, f"not tried: {kvm.unavailable_reason()}", "n/a", "n/a"))
+            continue
+        say(f"guest: {boots} boots on {accel} ...")
+        runs = [linux.boot(accel) for _ in range(boots)]
+        ended = "; ".join(sorted({r.outcome for r in runs}))
+        to_init = [r.seconds_to_init for r in runs if r.seconds_to_init is not None]
+        uptime = [r.report.init_uptime for r in runs if r.report.init_uptime is not None]
+        section.rows.append(
+            (
+                accel,
+                boots,
+                ended + (f" ({runs[0].note})" if runs[0].note else ""),
+                f"{statistics.median(to_init):.2f}" if to_init else "n/a",
+                f"{statistics.median(uptime):.2f}" if uptime else "n/a",
+            )
+        )
+    manifest = linux.Manifest.read()
+    section.notes.append(
+        f"Each boot alone, from QEMU's start: {manifest.kernel_package} {manifest.kernel_version} "
+        f"with a busybox initramfs, three virtio devices, COM1 as the console "
+        f"(`vizlib.machine.linux.command`). The first line comes from the guest's /init; the "
+        f"kernel's uptime then leaves out QEMU's start, its firmware and the kernel's unpacking."
+    )
+    return section
+
+
 # --- environment ---------------------------------------------------------------------------------
 
 
@@ -710,11 +765,44 @@ def environment_size(site: Path | None = None, top: int = 8) -> tuple[int, list[
     return disk_usage(site), entries[:top]
 
 
+def learner_environment_size() -> int:
+    """Bytes of site-packages in a fresh virtual environment after what `python3 scripts/course.py
+    lab` installs there (its own pip arguments, read from the script)."""
+    spec = importlib.util.spec_from_file_location("course_script", ROOT / "scripts" / "course.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with tempfile.TemporaryDirectory(prefix="course-learner-") as folder:
+        python = Path(folder) / "bin" / "python"
+        subprocess.run([sys.executable, "-m", "venv", folder], check=True)
+        pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+        subprocess.run([*pip, "install", "-q", "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, *script.pip_install_args(script.LEARNER_EXTRAS)], check=True)
+        site = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return disk_usage(Path(site))
+
+
 def measure_environment() -> Section:
     total, largest = environment_size()
     section = Section("Installed size", ("what", "size"))
-    section.rows.append(("site-packages of the environment", f"{total / 2**20:,.0f} MiB"))
+    say("size: installing a learner's environment into a temporary folder (a minute) ...")
+    learner = learner_environment_size()
+    section.rows.append(
+        ("site-packages of a learner's environment (`lab`)", f"{learner / 2**20:,.0f} MiB")
+    )
+    section.rows.append(("site-packages of this environment (`test`)", f"{total / 2**20:,.0f} MiB"))
     section.rows += [(f"`{name}`", f"{size / 2**20:,.1f} MiB") for name, size in largest]
+    section.notes.append(
+        "A learner's environment: a fresh virtual environment after `lab`'s pip install (no "
+        "bytecode compiled ahead; Python adds it for the modules a lesson imports). Its "
+        "WebAssembly Graphviz is installed only where `dot` is missing. The largest packages "
+        "listed are this environment's."
+    )
+    section.goals.append((GOALS["size"], learner < LEARNER_MIB * 2**20))
     return section
 
 
@@ -775,7 +863,13 @@ def main(argv: list[str]) -> int:
         sections.append(measure_browser())
     if args.suite:
         sections.append(measure_suite(lessons_total))
-    sections += [measure_widgets(), measure_simulators(), measure_machine(), measure_environment()]
+    sections += [
+        measure_widgets(),
+        measure_simulators(),
+        measure_machine(),
+        measure_guest(),
+        measure_environment(),
+    ]
     text = report(sections, machine_description())
     print(text)
     if args.write:

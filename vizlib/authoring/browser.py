@@ -5,7 +5,8 @@ private settings folder (every cell rendered, no autosave, no news) and `window.
 exposed. `Browser(lab)` opens it in the system's Chromium through Playwright; `Browser.check(path)`
 opens one notebook, runs all cells, waits for the kernel and the widgets, moves a slider, and
 returns what a learner would see (`LessonCheck`). Used by the browser test and the benchmark.
-Nothing here downloads a browser: without /usr/bin/chromium, `unavailable()` says why.
+Nothing here downloads a browser: it uses the first of CHROMIUM_NAMES on the PATH, and without
+one `unavailable()` says why.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +26,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")  # Debian, Ubuntu, Google's
 CHROMIUM_ARGS = (
     "--headless",
     "--no-sandbox",
@@ -48,10 +50,19 @@ WIDGET_TIMEOUT = 15  # seconds for widgets to render once the kernel is idle
 SLIDER_TIMEOUT = 5  # seconds for a moved slider's output to change
 
 
+def chromium() -> Path | None:
+    """The Chromium (or Chrome) found first on the PATH, or None."""
+    found = next((shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None)
+    return Path(found) if found else None
+
+
 def unavailable() -> str | None:
     """Why the browser check cannot run on this machine, or None when it can."""
-    if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM} (Debian/Ubuntu: `sudo apt-get install chromium`)"
+    if chromium() is None:
+        return (
+            f"no Chromium on the PATH (looked for {', '.join(CHROMIUM_NAMES)}; Debian: "
+            "`sudo apt-get install chromium`)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -338,7 +349,7 @@ class Browser:
         self._playwright = sync_playwright().start()
         try:
             self._chromium = self._playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+                executable_path=str(chromium()), args=list(CHROMIUM_ARGS)
             )
             width, height = self.viewport
             self.page = self._chromium.new_page(viewport={"width": width, "height": height})

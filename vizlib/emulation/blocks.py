@@ -13,7 +13,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy
 
@@ -67,11 +67,15 @@ class BlockStats:
 
 @dataclass(frozen=True)
 class BlockTrace:
-    """Every block execution of a run, and the blocks it formed. Lesson 06."""
+    """Every block execution of a run, and the blocks it formed. Lesson 06.
+
+    `addresses` holds the address of each block execution, in order; `events` the same as
+    BlockRun records.
+    """
 
     program: GuestProgram
     n: int | None
-    events: tuple[BlockRun, ...]
+    addresses: tuple[int, ...] = field(repr=False)
     blocks: tuple[BlockStats, ...]
     result: int
 
@@ -83,7 +87,18 @@ class BlockTrace:
     @property
     def executed(self) -> int:
         """Block executions: how often UC_HOOK_BLOCK fired."""
-        return len(self.events)
+        return len(self.addresses)
+
+    @property
+    def events(self) -> tuple[BlockRun, ...]:
+        """Each block execution, with its size and whether the translator had just made it."""
+        size = {block.address: block.size for block in self.blocks}
+        seen: set[int] = set()
+        runs = []
+        for step, address in enumerate(self.addresses):
+            runs.append(BlockRun(step, address, size[address], address not in seen))
+            seen.add(address)
+        return tuple(runs)
 
 
 @dataclass(frozen=True)
@@ -111,24 +126,33 @@ class Speeds:
 
 
 def trace_blocks(guest: GuestProgram | str, n: int | None = None) -> BlockTrace:
-    """Run a program on a fresh CPU and record every translation block it runs. Lesson 06."""
+    """Run a program on a fresh CPU and record every translation block it runs. Lesson 06.
+
+    The shipped array programs (SUMS), whose loops always end, run without the limits of
+    `Machine.start`, which cost time of their own; any other program runs within them.
+    """
     machine = Machine(guest, n)
     size_of = machine.cpu.instruction_size
-    events: list[BlockRun] = []
-    seen: dict[int, int] = {}
+    addresses: list[int] = []
+    sizes: dict[int, int] = {}  # each block's size, in the order the translator made them
+    record = addresses.append
 
     def on_block(_uc, address: int, size: int, _user_data) -> None:
-        events.append(BlockRun(len(events), address, size, address not in seen))
-        seen.setdefault(address, size)
+        record(address)
+        if address not in sizes:
+            sizes[address] = size
 
     machine.uc.hook_add(load("unicorn").UC_HOOK_BLOCK, on_block)
-    machine.start()
-    runs = Counter(event.address for event in events)
+    if _shipped_sum(machine.program):
+        machine.start(max_instructions=None, timeout=None)
+    else:
+        machine.start()
+    runs = Counter(addresses)
     blocks = tuple(
-        BlockStats(address, size, size // size_of, runs[address]) for address, size in seen.items()
+        BlockStats(address, size, size // size_of, runs[address]) for address, size in sizes.items()
     )
     result = machine.read((machine.program.result,))[machine.program.result]
-    return BlockTrace(machine.program, machine.n, tuple(events), blocks, result)
+    return BlockTrace(machine.program, machine.n, tuple(addresses), blocks, result)
 
 
 def _median_seconds(action: Callable[[], object], repeats: int) -> float:
@@ -149,10 +173,15 @@ def _expected_sum(n: int) -> int:
     return n * (n + 1) // 2 & 0xFFFF_FFFF
 
 
+def _shipped_sum(guest: GuestProgram) -> bool:
+    """True for the shipped array programs (SUMS), whose loops end after n words."""
+    return guest.name in SUMS and guest is PROGRAMS[guest.name]
+
+
 def _timing_machine(guest: GuestProgram | str, n: int) -> Machine:
     """A CPU for timing runs: only the shipped array programs, whose loops end after n words."""
     name = guest if isinstance(guest, str) else guest.name
-    if name not in SUMS or not (isinstance(guest, str) or guest is PROGRAMS[name]):
+    if name not in SUMS or not (isinstance(guest, str) or _shipped_sum(guest)):
         raise ValueError(f"guest must be one of {', '.join(SUMS)}; got {name!r}")
     return Machine(guest, n)
 

@@ -7,8 +7,10 @@
 
 Modules: `vm` (VirtualMachine), `kvm` (KvmSession: the KVM API step by step) on `kvm_api` (ioctl
 numbers and structures), `tcg` (unicorn), `devices` and `memory` (the machine both share),
-`guests` (the lessons' programs), `asm` (assembling listings), `results`, `errors`, and `qemu`
-(a boot sector of the same bytes in the real qemu-system-x86_64).
+`guests` (the lessons' programs), `asm` (assembling listings), `results`, `errors`, `qemu` (a boot
+sector of the same bytes in the real qemu-system-x86_64), `linux_image` and `linux` (lesson 08's
+Linux guest: built from Debian's packages, booted in QEMU on each accelerator), and `recordings`
+(QEMU runs stored with the course, shown where QEMU cannot run).
 """
 
 from vizlib.machine.errors import AcceleratorUnavailable, GuestCrashed, GuestTimeout, MachineError

@@ -4,8 +4,10 @@ KVM runs the guest's instructions but emulates no device: each IN/OUT and each a
 RAM exits to user space, which answers as the device would. These models answer the same way
 under both accelerators, like QEMU's device models do for `-accel kvm` and `-accel tcg`.
 
-Port map: COM1 0x3f8-0x3ff (16550 UART), isa-debug-exit 0xf4-0xf7, paravirtual console 0x700.
-Memory map: text display at 0xb8000 (inside the hole at 0xa0000-0xbffff, see `memory`).
+Port map: COM1 0x3f8-0x3ff (16550 UART), isa-debug-exit 0xf4-0xf7, paravirtual console 0x700,
+and the default interrupt handlers' port 0xe0 (`NoHandler`). Memory map: the interrupt vector
+table at 0 and the default handlers at 0x500 (`NoHandler.install`); text display at 0xb8000
+(inside the hole at 0xa0000-0xbffff, see `memory`).
 
 Write your own device by subclassing `PortDevice` (or `MmioDevice`) and adding it with
 `VirtualMachine.add_device`::
@@ -32,6 +34,21 @@ DEBUG_EXIT_PORT = 0xF4  # QEMU: -device isa-debug-exit,iobase=0xf4,iosize=0x04
 PV_CONSOLE_PORT = 0x700  # this course's choice: a port no standard PC device uses
 DISPLAY_BASE = 0xB8000  # PC colour text-mode buffer (VGA), 80 x 25 cells of (character, colour)
 DISPLAY_COLUMNS, DISPLAY_ROWS = 80, 25  # VGA text mode 3
+NO_HANDLER_PORT = 0xE0  # this course's choice: a port no standard PC device uses
+DEFAULT_HANDLERS = 0x500  # this course's choice: free RAM just past the BIOS data area (0x400)
+VECTORS = 256  # entries of the real-mode interrupt vector table, 4 bytes each (Intel SDM)
+# Real-mode exceptions by vector (Intel SDM vol. 3A, table 6-1); other vectors are interrupts.
+EXCEPTIONS = {
+    0: "#DE (divide error)",
+    1: "#DB (debug)",
+    3: "#BP (breakpoint)",
+    4: "#OF (overflow)",
+    5: "#BR (BOUND range exceeded)",
+    6: "#UD (invalid opcode)",
+    7: "#NM (device not available)",
+    8: "#DF (double fault)",
+    13: "#GP (general protection)",
+}
 
 
 def all_ones(size: int) -> int:
@@ -158,6 +175,41 @@ class PvConsole(PortDevice):
             self.rejected += 1
             return
         self.board.console.extend(memory.read(address, length))
+
+
+class NoHandler(PortDevice):
+    """The machine's default interrupt handlers, one per vector: they report the vector here and
+    stop the run, so that an interrupt or exception the guest installed no handler for ends
+    the same way on both accelerators, with its name, instead of a jump to address 0. A PC's BIOS
+    fills the table with handlers of its own; this machine has no BIOS. Lesson 07.
+    """
+
+    STUB = bytes.fromhex("b0 00 e6 00 f4")  # mov al, vector; out port, al; hlt (never reached)
+
+    def __init__(self, port: int = NO_HANDLER_PORT):
+        if not 0 <= port <= 0xFF:
+            raise ValueError(f"port must be 0..0xff (OUT with an immediate port), got {port:#x}")
+        super().__init__(ports=range(port, port + 1))
+        self.vector: int | None = None  # the vector last reported
+
+    def install(self, memory: GuestMemory) -> None:
+        """Point every vector of the table at 0 to its default handler at DEFAULT_HANDLERS."""
+        size = len(self.STUB)
+        table = b"".join(struct.pack("<HH", DEFAULT_HANDLERS + v * size, 0) for v in range(VECTORS))
+        port = self.ports.start
+        stubs = b"".join(bytes([0xB0, v, 0xE6, port, 0xF4]) for v in range(VECTORS))
+        memory.write(0, table)
+        memory.write(DEFAULT_HANDLERS, stubs)
+
+    def io_out(self, port: int, size: int, value: int) -> None:
+        self.vector = vector = value & 0xFF
+        what = (
+            f"exception {EXCEPTIONS[vector]}" if vector in EXCEPTIONS else f"interrupt {vector:#x}"
+        )
+        self.board.crash(
+            f"{what} with no handler: the guest put none in the interrupt vector table, and this "
+            "machine has no BIOS to provide one"
+        )
 
 
 class TextDisplay(MmioDevice):

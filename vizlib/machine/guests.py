@@ -7,9 +7,10 @@ the run stops and how many exits of each kind it takes. Run one with
 
 Note on `TRIPLE_FAULT`: with VT-x or AMD-V, KVM reports KVM_EXIT_SHUTDOWN as the CPU would. On a
 PVM host (KVM in a cloud VM without hardware virtualization, where the host emulates real mode),
-real-mode interrupt delivery ignores the IDT limit: the guest jumps to 0:0 and runs until the
-timeout. `FETCH_FROM_HOLE` is the crash to rely on: KVM's emulator cannot fetch instructions from
-MMIO (KVM_INTERNAL_ERROR_EMULATION) and unicorn cannot either (checked on a PVM host and on TCG).
+real-mode interrupt delivery ignores the IDT limit: the exception reaches the machine's default
+handler (`devices.NoHandler`), and the crash reason says that the accelerator skipped the limit.
+`FETCH_FROM_HOLE` is the crash to rely on: KVM's emulator cannot fetch instructions from MMIO
+(KVM_INTERNAL_ERROR_EMULATION) and unicorn cannot either (checked on a PVM host and on TCG).
 """
 
 from __future__ import annotations
@@ -284,7 +285,7 @@ RUNAWAY = Guest(
 
 TRIPLE_FAULT = Guest(
     name="triple_fault",
-    description="IDT limit 0, then int3: a triple fault (a PVM host loops until the timeout).",
+    description="IDT limit 0, then int3: a triple fault (a PVM host delivers it anyway).",
     listing="""\
 ; Load an interrupt table of limit 0, then raise an exception: no vector fits, the #GP and
 ; the #DF raised on the way do not fit either, and the CPU shuts down (a triple fault).

@@ -355,12 +355,17 @@ class KvmBackend:
         values.update({name: getattr(sregs, name).selector for name in SEGMENT_REGISTERS})
         return values
 
+    def idt_limit(self) -> int:
+        """The limit of the interrupt table register (IDTR), in bytes."""
+        return self.session.get_sregs().idt.limit
+
     def invalidate(self, address: int, size: int) -> None:
         """Nothing to do: KVM runs guest memory as it is."""
 
     def run(self, board: Board, timeout: float, count_instructions: bool) -> None:
         """KVM_RUN until the board says stop; sets board.stop_reason ("timeout" if so)."""
         s = self.session
+        _Alarm.check_thread()  # before the alarm holds kvm_run: an error must not pin its mmap
         s.run.immediate_exit = 0
         deadline = time.monotonic() + timeout
         with _Alarm(s.run, timeout):
@@ -410,16 +415,21 @@ class _Alarm:
     def _fire(self, *args) -> None:
         self.run.immediate_exit = 1
 
+    @staticmethod
+    def check_thread() -> None:
+        """Raise RuntimeError if a run in this thread could not be stopped at its timeout."""
+        main = threading.current_thread() is threading.main_thread()
+        if not main and not callable(signal.getsignal(signal.SIGALRM)):
+            raise RuntimeError(
+                "timeout: a KVM run outside the main thread needs a SIGALRM handler; call "
+                "vizlib.machine.kvm.install_alarm_handler() from the main thread first"
+            )
+
     def __enter__(self) -> None:
         if self.main:
             self.previous = signal.signal(signal.SIGALRM, self._fire)
             signal.setitimer(signal.ITIMER_REAL, max(self.timeout, 1e-3), ALARM_REPEAT)
             return
-        if not callable(signal.getsignal(signal.SIGALRM)):
-            raise RuntimeError(
-                "timeout: a KVM run outside the main thread needs a SIGALRM handler; call "
-                "vizlib.machine.kvm.install_alarm_handler() from the main thread first"
-            )
         self.stop = threading.Event()
         thread_id = threading.get_ident()
 

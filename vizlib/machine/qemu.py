@@ -5,8 +5,10 @@ to it, if the sector ends with the signature 0x55 0xAA (`boot_sector` makes one 
 `run_in_qemu` boots such an image under `-accel tcg` or `-accel kvm`: the guest prints on COM1,
 which QEMU sends to its standard output (read here as it arrives, with the time of each byte), and
 powers off through isa-debug-exit, which makes QEMU exit with status (value << 1) | 1. Under TCG it
-can also log each translation block as QEMU translates it (`-d in_asm`). Nothing here needs root,
-and a timeout stops a guest that never powers off.
+can also log each translation block as QEMU translates it (`-d in_asm`). `run_command` runs any
+QEMU command line the same way (lesson 08's Linux guest, `vizlib.machine.linux`);
+`hello_boot_runs` boots HELLO_BOOT on every accelerator here, or gives its stored runs. Nothing
+here needs root, and a timeout stops a guest that never powers off.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vizlib.machine.devices import DEBUG_EXIT_PORT
@@ -188,40 +190,88 @@ def run_in_qemu(
 
     Raises QemuMissing when QEMU is not installed (the message says how to install it).
     """
-    _require_qemu()
     if not (isinstance(image, bytes) and len(image) == SECTOR and image.endswith(SIGNATURE)):
         raise ValueError(f"image must be {SECTOR} bytes ending in 55 aa; make it with boot_sector")
-    if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
-        raise ValueError(
-            f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
-        )
     with tempfile.TemporaryDirectory(prefix="vizlib-qemu-") as folder:
         disk, log = Path(folder, "boot.img"), Path(folder, "in_asm.log")
         disk.write_bytes(image)
         argv = command(disk, accel, log if in_asm else None)
-        with tempfile.TemporaryFile() as stderr:
-            start = time.perf_counter()
-            process = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
-            )
-            serial, times = bytearray(), []
-            reader = threading.Thread(
-                target=_read_serial, args=(process.stdout, start, serial, times), daemon=True
-            )
-            reader.start()
-            try:
-                status = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                status = None
-            finally:
-                if process.poll() is None:  # timed out (or interrupted): stop QEMU
-                    process.kill()
-                    process.wait()
-                reader.join()  # QEMU is gone: the reader has seen the end of its output
-                process.stdout.close()
-            wall_time = time.perf_counter() - start
-            stderr.seek(0)
-            messages = stderr.read().decode(errors="replace").strip()
+        run = run_command(argv, accel, timeout, shown={folder: "$TMP"})
         text = log.read_text(errors="replace") if in_asm and log.exists() else None
-    shown = tuple(str(a).replace(folder, "$TMP") for a in argv)
-    return QemuRun(accel, shown, status, bytes(serial), tuple(times), messages, wall_time, text)
+    return replace(run, in_asm=text)
+
+
+def run_command(
+    argv: list[str], accel: str, timeout: float, shown: dict[str, str] | None = None
+) -> QemuRun:
+    """Run a qemu-system-x86_64 command line whose accelerator is `accel`, reading COM1 from its
+    standard output; kill it after `timeout` seconds. In the command kept in the result, each key
+    of `shown` (a folder) is written as its value. Lessons 06, 08.
+
+    Raises QemuMissing when QEMU is not installed (the message says how to install it).
+    """
+    _require_qemu()
+    if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
+        raise ValueError(
+            f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
+        )
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr
+        )
+        serial, times = bytearray(), []
+        reader = threading.Thread(
+            target=_read_serial, args=(process.stdout, start, serial, times), daemon=True
+        )
+        reader.start()
+        try:
+            status = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            status = None
+        finally:
+            if process.poll() is None:  # timed out (or interrupted): stop QEMU
+                process.kill()
+                process.wait()
+            reader.join()  # QEMU is gone: the reader has seen the end of its output
+            process.stdout.close()
+        wall_time = time.perf_counter() - start
+        stderr.seek(0)
+        messages = stderr.read().decode(errors="replace").strip()
+    shown_argv = []
+    for arg in map(str, argv):
+        for folder, text in (shown or {}).items():
+            arg = arg.replace(folder, text)
+        shown_argv.append(arg)
+    return QemuRun(
+        argv[2], tuple(shown_argv), status, bytes(serial), tuple(times), messages, wall_time
+    )
+
+
+HELLO_BOOT_LOG = "hello_boot.log"  # HELLO_BOOT's stored runs (`vizlib.machine.recordings`)
+
+
+def hello_boot_runs(timeout: float = TIMEOUT):
+    """HELLO_BOOT booted in QEMU on each accelerator this machine has, all at once; its stored
+    runs, labelled, without QEMU. Lesson 08. Returns `recordings.Runs`."""
+    from vizlib.machine import recordings  # it builds on this module
+
+    image = boot_sector(HELLO_BOOT.code)
+    return recordings.everywhere(
+        lambda accel: (run_in_qemu(image, accel, timeout), {}),
+        HELLO_BOOT_LOG,
+        unavailable_reason(),
+        together=True,
+    )
+
+
+def record_hello_boot() -> Path:
+    """Store HELLO_BOOT's runs on every accelerator here, for machines without QEMU. Lesson 08."""
+    from vizlib.machine import recordings
+
+    title = (
+        "Lesson 08's boot sector (vizlib.machine.qemu.HELLO_BOOT) booted in QEMU on each\n"
+        "accelerator, stored with the course for machines without QEMU. Written by\n"
+        "`python -m vizlib.machine.linux_image --record`."
+    )
+    return recordings.write(HELLO_BOOT_LOG, title, {}, hello_boot_runs())

@@ -86,6 +86,10 @@ class TcgBackend:
         """The 16-bit CPU state: ax..bp, ip, flags and the segment selectors."""
         return {name: self.uc.reg_read(_reg(name)) & 0xFFFF for name in REGISTER_NAMES}
 
+    def idt_limit(self) -> int:
+        """The limit of the interrupt table register (IDTR), in bytes."""
+        return self.uc.reg_read(x86.UC_X86_REG_IDTR)[2]
+
     def invalidate(self, address: int, size: int) -> None:
         """Drop translated code of [address, address + size) after the VMM rewrote it."""
         self.uc.ctl_remove_cache(address, address + size)

@@ -17,6 +17,7 @@ from vizlib.machine.devices import (
     Board,
     DebugExit,
     MmioDevice,
+    NoHandler,
     PortDevice,
     PvConsole,
     Serial16550,
@@ -74,7 +75,8 @@ class VirtualMachine:
 
     accel: "kvm" (/dev/kvm), "tcg" (unicorn) or "auto" (kvm if usable, else tcg).
     memory: bytes of RAM, see `memory.GuestMemory`. Devices: `serial` (COM1), `debug_exit`,
-    `pv_console`, `display`; add your own with `add_device`. Close with `close()` or a `with`.
+    `pv_console`, `display`, and `no_handler`, whose default handlers fill the interrupt vector
+    table; add your own with `add_device`. Close with `close()` or a `with`.
     """
 
     def __init__(self, accel: str = "auto", memory: int = 1 << 20):
@@ -92,7 +94,10 @@ class VirtualMachine:
         self.debug_exit = DebugExit()
         self.pv_console = PvConsole()
         self.display = TextDisplay()
-        for device in (self.serial, self.debug_exit, self.pv_console, self.display):
+        self.no_handler = NoHandler()
+        self.no_handler.install(self.memory)
+        devices = (self.serial, self.debug_exit, self.pv_console, self.display, self.no_handler)
+        for device in devices:
             self.board.add(device)
         self._loaded = False
 
@@ -183,6 +188,7 @@ class VirtualMachine:
             raise ValueError(f"max_exits must be an int >= 1, got {max_exits!r}")
         board = self.board
         board.start_run(max_exits)
+        self.no_handler.vector = None
         start = time.perf_counter()
         self._backend.run(board, float(timeout), count_instructions)
         wall_time = time.perf_counter() - start
@@ -202,8 +208,21 @@ class VirtualMachine:
         if board.stop_reason == "timeout":
             raise GuestTimeout(timeout, result)
         if board.stop_reason == "crash":
-            raise GuestCrashed(board.crash_reason, registers, result)
+            raise GuestCrashed(self._crash_reason(), registers, result)
         return result
+
+    def _crash_reason(self) -> str:
+        """The board's crash reason, unless a default handler ran for a vector the interrupt
+        table's limit excludes: then the accelerator, not the guest, broke the rule."""
+        vector = self.no_handler.vector
+        if vector is None or vector * 4 + 3 <= self._backend.idt_limit():
+            return self.board.crash_reason
+        return (
+            f"{self.accel} delivered vector {vector} through the interrupt vector table although "
+            f"the guest had set the table's limit to {self._backend.idt_limit():#x}: a real CPU "
+            "shuts down here (a triple fault), as the tcg accelerator does. A KVM without VT-x "
+            "or AMD-V, such as PVM, emulates real mode in the host and skips that check"
+        )
 
 
 def run_guest(

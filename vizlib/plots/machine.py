@@ -15,6 +15,8 @@ from matplotlib.figure import Figure
 from vizlib.diagrams.style import LAYERS
 from vizlib.machine.experiments import DEVICE_LABELS, Timing
 from vizlib.machine.results import Exit, RunResult
+from vizlib.plots.marks import MOVING, label_bars, moving_labels
+from vizlib.plots.ticks import plain_log
 
 ACCEL_COLORS = {"kvm": LAYERS["host_kernel"], "tcg": LAYERS["emulator"]}  # who runs guest code
 EMULATED, PARAVIRTUAL = LAYERS["emulator"], LAYERS["guest_kernel"]  # device models (Figure 5)
@@ -26,7 +28,11 @@ TICKS = {
 }
 
 
-DEVICE_PANELS = ("exits (log scale)", "µs of wall time per run", "µs of wall time per exit")
+DEVICE_PANELS = ("exits", "µs of wall time per run", "µs of wall time per exit")
+# Each panel's range (log scale), the same for every message so that they compare: exits from 1
+# to past 2 per byte of the longest message (experiments.MAX_MESSAGE, 2,000 bytes); a run from
+# 1 µs to 1 s; an exit from 0.1 µs to 10 ms. A value beyond widens the panel.
+DEVICE_RANGES = ((0.8, 10_000), (1, 1e6), (0.1, 1e4))
 
 
 def _tidy(ax) -> None:
@@ -94,16 +100,25 @@ def show_exit_profile(fig: Figure, result: RunResult, title: str | None = None) 
 def device_exits(runs: Mapping[str, RunResult], length: int) -> Figure:
     """Exits, total time and time per exit of the same message through each device. Lesson 08.
 
-    `runs` maps a device of `experiments.DEVICES` to its run; the exit axis is logarithmic. The
+    `runs` maps a device of `experiments.DEVICES` to its run; every axis is logarithmic. The
     time per exit includes the fixed cost of starting a run, shared by few exits or by many.
+    The bars, their labels and the title are tagged MOVING: only they change with the runs.
     """
     _check_runs(runs)
     fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.4))
-    for ax, label in zip(axes, DEVICE_PANELS, strict=True):
-        ax.set_ylabel(label)
+    names = list(runs)
+    colors = [PARAVIRTUAL if name == "pv-console" else EMULATED for name in names]
+    for ax, label, limits in zip(axes, DEVICE_PANELS, DEVICE_RANGES, strict=True):
+        ax.set_yscale("log")
+        plain_log(ax.yaxis)
+        ax.set_ylim(*limits)
+        ax.set_ylabel(f"{label} (log scale)")
+        ax.bar(range(len(names)), [1] * len(names), color=colors, edgecolor="#333333", gid=MOVING)
+        moving_labels(ax, len(names))
+        ax.set_xticks(range(len(names)), [TICKS[name] for name in names])
         ax.tick_params(axis="x", labelsize=7)
         _tidy(ax)
-    axes[0].set_yscale("log")
+    fig.suptitle(" ", fontsize=10).set_gid(MOVING)
     show_device_exits(fig, runs, length)
     fig.tight_layout()
     plt.close(fig)
@@ -117,23 +132,22 @@ def _check_runs(runs: Mapping[str, RunResult]) -> None:
 
 
 def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -> None:
-    """Draw `runs` of a message of `length` bytes on a `device_exits` figure, in place of what it
-    showed. Lesson 08."""
+    """Draw `runs` of a message of `length` bytes on a `device_exits` figure made for the same
+    devices, in place of what it showed. Lesson 08."""
     _check_runs(runs)
     names = list(runs)
-    ticks = [TICKS[name] for name in names]
-    colors = [PARAVIRTUAL if name == "pv-console" else EMULATED for name in names]
+    shown = [label.get_text() for label in fig.axes[0].get_xticklabels()]
+    if shown != [TICKS[name] for name in names]:
+        raise ValueError(f"runs must hold the devices of the figure, {shown}; got {names}")
     exits = [len(runs[name].exits) for name in names]
     total = [runs[name].wall_time * 1e6 for name in names]
     per_exit = [t / max(n, 1) for t, n in zip(total, exits, strict=True)]
     panels = ((exits, "{:,d}"), (total, "{:,.0f}"), (per_exit, "{:,.1f}"))
-    for ax, (values, form) in zip(fig.axes, panels, strict=True):
-        bars = _bars(ax, ticks, values, color=colors, edgecolor="#333333")
-        ax.bar_label(bars, labels=[form.format(v) for v in values], fontsize=7, padding=2)
-        if ax.get_yscale() == "log":
-            ax.set_ylim(0.8, max(exits) * 3)
-        else:
-            ax.set_ylim(0, max(values) * 1.2 or 1)
+    for ax, (values, form), (low, high) in zip(fig.axes, panels, DEVICE_RANGES, strict=True):
+        for bar, value in zip(ax.patches, values, strict=True):
+            bar.set_height(value)
+        label_bars(ax, values, [form.format(value) for value in values])
+        ax.set_ylim(min(low, min(values) / 2), max(high, max(values) * 3))
     accel = runs[names[0]].accel
     fig.suptitle(f"A message of {length} bytes through each device, on {accel}", fontsize=10)
 

@@ -13,7 +13,7 @@ not bytes: its caches are a few dozen blocks, real ones millions of bytes.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from vizlib.sim.published import value
 
@@ -53,7 +53,12 @@ class Block:
 
 @dataclass(frozen=True)
 class Program:
-    """A synthetic program: its blocks and the order it runs them in (by PC). Lesson 06."""
+    """A synthetic program: its blocks and the order it runs them in (by PC). Lesson 06.
+
+    `runs` is the same order folded: one pass as (PCs, times) pairs, each PC sequence run that
+    many times in a row; `trace` is that pass `passes` times over. Empty when only `trace` is
+    known. `simulate` uses it to skip repeats that leave the cache as they found it.
+    """
 
     blocks: tuple[Block, ...]
     trace: tuple[int, ...]
@@ -61,6 +66,7 @@ class Program:
     passes: int
     seed: int
     largest_loop: int  # blocks one loop runs, the helper's included: the cache must hold them
+    runs: tuple[tuple[tuple[int, ...], int], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -137,15 +143,90 @@ def synthetic_program(loops: int = 6, passes: int = 5, seed: int = 0) -> Program
     for _ in range(loops):
         body = [(new_block(), rng.random() < 0.25) for _ in range(rng.randint(2, 6))]
         bodies.append((body, rng.randint(10, 100)))
-    one_pass: list[int] = []
+    runs = []
     for body, iterations in bodies:
-        for _ in range(iterations):
-            for block, calls_helper in body:
-                one_pass.append(block.pc)
-                if calls_helper:
-                    one_pass.extend(h.pc for h in helper)
+        pcs = []
+        for block, calls_helper in body:
+            pcs.append(block.pc)
+            if calls_helper:
+                pcs.extend(h.pc for h in helper)
+        runs.append((tuple(pcs), iterations))
+    one_pass = [pc for pcs, iterations in runs for pc in pcs * iterations]
     largest = max(len(body) + len(helper) * any(c for _, c in body) for body, _ in bodies)
-    return Program(tuple(blocks), tuple(one_pass * passes), loops, passes, seed, largest)
+    return Program(
+        tuple(blocks), tuple(one_pass * passes), loops, passes, seed, largest, tuple(runs)
+    )
+
+
+class _Replay:
+    """A translation cache of `capacity` blocks replaying a program's block executions."""
+
+    def __init__(self, program: Program, capacity: int):
+        self.by_pc = {block.pc: block for block in program.blocks}
+        self.capacity = capacity
+        self.cache: set[int] = set()  # the PCs of the translated blocks (the hash table)
+        self.links: set[tuple[int, int]] = set()  # chained jumps (from PC, to PC)
+        self.previous: Block | None = None
+        # entries, instructions, misses, flushes, translated, chained
+        self.counts = [0, 0, 0, 0, 0, 0]
+        self.changes = 0  # how often the cache or its chains changed
+
+    def run(self, pcs: tuple[int, ...]) -> None:
+        """Execute the blocks at `pcs` in order (see `simulate` for the rules)."""
+        by_pc, cache, links, capacity = self.by_pc, self.cache, self.links, self.capacity
+        previous = self.previous
+        instructions = misses = flushes = translated = chained = changes = 0
+        for pc in pcs:
+            block = by_pc[pc]
+            instructions += block.instructions
+            if previous is not None and (previous.pc, pc) in links:
+                chained += 1
+            else:
+                if pc not in cache:
+                    misses += 1
+                    changes += 1
+                    if len(cache) == capacity:
+                        cache.clear()
+                        links.clear()
+                        flushes += 1
+                    cache.add(pc)
+                    translated += block.instructions
+                if previous is not None and not previous.indirect and previous.pc in cache:
+                    links.add((previous.pc, pc))
+                    changes += 1
+            previous = block
+        self.previous = previous
+        for i, n in enumerate((len(pcs), instructions, misses, flushes, translated, chained)):
+            self.counts[i] += n
+        self.changes += changes
+
+    def _state(self) -> tuple:
+        return frozenset(self.cache), frozenset(self.links), self.previous
+
+    def repeat(self, step, times: int) -> None:
+        """Call `step()` `times` times, counting repeats at once: once the cache, its chains and
+        the last block are as they were some calls before, the calls since then repeat exactly
+        until the end. A call that changed nothing repeats itself: no state to compare."""
+        seen: dict[tuple, tuple[int, list[int]]] = {}
+        done = 0
+        while done < times:
+            before, changes, previous = list(self.counts), self.changes, self.previous
+            step()
+            done += 1
+            if self.changes == changes and self.previous is previous:
+                period, then = 1, before
+            else:
+                state = self._state()
+                if state not in seen:
+                    seen[state] = (done, list(self.counts))
+                    continue
+                first, then = seen[state]
+                period = done - first
+            cycles = (times - done) // period
+            self.counts = [n + (n - t) * cycles for n, t in zip(self.counts, then, strict=True)]
+            for _ in range((times - done) % period):
+                step()
+            return
 
 
 def simulate(program: Program, capacity: int) -> CacheRun:
@@ -157,31 +238,18 @@ def simulate(program: Program, capacity: int) -> CacheRun:
     that exit is a direct jump and the previous block survived (no flush in between).
     """
     _check_int("capacity", capacity, 1, MAX_CAPACITY)
-    by_pc = {block.pc: block for block in program.blocks}
-    cache: dict[int, Block] = {}  # the hash table, keyed by PC
-    links: set[tuple[int, int]] = set()  # chained jumps (from PC, to PC)
-    misses = chained = flushes = translated = instructions = 0
-    previous: Block | None = None
-    for pc in program.trace:
-        block = by_pc[pc]
-        instructions += block.instructions
-        if previous is not None and (previous.pc, pc) in links:
-            chained += 1
-        else:
-            if pc not in cache:
-                misses += 1
-                if len(cache) == capacity:
-                    cache.clear()
-                    links.clear()
-                    flushes += 1
-                cache[pc] = block
-                translated += block.instructions
-            if previous is not None and not previous.indirect and previous.pc in cache:
-                links.add((previous.pc, pc))
-        previous = block
-    return CacheRun(
-        capacity, len(program.trace), instructions, misses, flushes, translated, chained
-    )
+    replay = _Replay(program, capacity)
+    if program.runs:
+
+        def one_pass() -> None:
+            for pcs, times in program.runs:
+                replay.repeat(lambda pcs=pcs: replay.run(pcs), times)
+
+        replay.repeat(one_pass, program.passes)
+    else:
+        replay.run(program.trace)
+    entries, instructions, misses, flushes, translated, chained = replay.counts
+    return CacheRun(capacity, entries, instructions, misses, flushes, translated, chained)
 
 
 def chaining_speedup(program: Program, capacity: int) -> float:
@@ -191,5 +259,13 @@ def chaining_speedup(program: Program, capacity: int) -> float:
 
 
 def sweep(program: Program, capacities: range | tuple[int, ...]) -> tuple[CacheRun, ...]:
-    """`simulate` at each capacity. Lesson 06."""
-    return tuple(simulate(program, capacity) for capacity in capacities)
+    """`simulate` at each capacity. Lesson 06.
+
+    A cache with room for every block never fills, so it never flushes: every larger one runs
+    the same, and is replayed once, at the program's size.
+    """
+    fits = len(program.blocks)
+    whole = simulate(program, fits) if max(capacities, default=0) > fits else None
+    return tuple(
+        simulate(program, c) if c <= fits else replace(whole, capacity=c) for c in capacities
+    )

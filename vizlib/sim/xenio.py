@@ -24,6 +24,7 @@ requests in the ring, a network card answers at once. The ring sizes are the rea
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from numbers import Integral
 from types import MappingProxyType
 
 from vizlib.sim import costmodel
-from vizlib.sim.xenring import BLOCK_RING_SIZE, NETWORK_RING_SIZE, RingState
+from vizlib.sim.xenring import BLOCK_RING_SIZE, NETWORK_RING_SIZE
 
 RING_SIZES = tuple(1 << k for k in range(9))  # 1 to 256: a network ring's 256 is the largest
 MAX_BATCH = 64  # assumption: a frontend hands over at most 64 requests per push in this model
@@ -175,6 +176,21 @@ def _burst(rng: random.Random, mean: float) -> int:
     return n
 
 
+@functools.lru_cache(maxsize=64)
+def _arrivals(device: Device, requests: int, seed: int) -> tuple[tuple[int, int], ...]:
+    """(tick, requests) of each burst the guest issues: step 2 of every tick, drawn from the
+    seeded generator alone, so one schedule serves every ring size and batch."""
+    rng = random.Random(seed)
+    bursts, to_issue, tick = [], requests, 0
+    while to_issue:
+        if rng.random() < device.burst_probability:
+            n = min(to_issue, _burst(rng, device.burst_mean))
+            to_issue -= n
+            bursts.append((tick, n))
+        tick += 1
+    return tuple(bursts)
+
+
 def simulate(
     device: str | Device,
     ring_size: int | None = None,
@@ -188,6 +204,11 @@ def simulate(
     `device` is a name of DEVICES or a Device of your own. `ring_size` (a power of two from 1 to
     256) defaults to the device's ring; `batch` (1 to 64) is the most requests the frontend writes
     before each push.
+
+    The ring's indices follow `xenring.RingState`'s operations (ring.h), kept here as plain
+    integers: they start at 0 and stay far below 2**32, so RING_IDX arithmetic is ordinary
+    arithmetic and "the new entries cross the event index" is `old < event <= new`. Ticks in
+    which nothing can happen (no request waiting, no event or I/O due) are skipped at once.
     """
     dev = _device(device)
     size = dev.ring_size if ring_size is None else ring_size
@@ -198,69 +219,81 @@ def simulate(
     batch = _integer("batch", batch, 1, MAX_BATCH)
     requests = _integer("requests", requests, 1, MAX_REQUESTS)
     seed = _integer("seed", seed, 0, 2**32 - 1)
-    rng = random.Random(seed)
-
-    ring = RingState.at(size, 0)
-    to_issue, waiting, answered = requests, 0, 0
-    issued: deque[int] = deque()  # tick each unanswered request was issued, oldest first
-    waited = 0  # ticks from issue to response, summed over the answered requests
+    bursts = _arrivals(dev, requests, seed)
+    wake, io_ticks = dev.wake_ticks, dev.io_ticks
+    # The shared page, then each end's private indices (ring.h; xenring.RingState.at(size, 0)).
+    req_prod, req_event, rsp_prod, rsp_event = 0, 1, 0, 1
+    req_prod_pvt = rsp_cons = req_cons = rsp_prod_pvt = 0
+    waiting = answered = answer_ticks = 0  # answer_ticks: the ticks responses were taken, summed
     backend_at = frontend_at = None  # tick an event reaches that end; None: none on its way
     in_flight: deque[tuple[int, int]] = deque()  # (tick the I/O completes, requests)
     pushes = to_backend = to_frontend = stalls = most = 0
-    tick = 0
+    next_burst, tick = 0, 0
     while answered < requests:
         # 1. An event reached the frontend: it takes every response and re-arms rsp_event.
         if frontend_at is not None and frontend_at <= tick:
-            frontend_at, more = None, True
-            while more:
-                while ring.unconsumed_responses:
-                    ring = ring.consume_response()
-                    answered += 1
-                    waited += tick - issued.popleft()
-                ring, more = ring.final_check_for_responses()
+            frontend_at = None
+            taken = rsp_prod - rsp_cons
+            answered += taken
+            answer_ticks += taken * tick
+            rsp_cons = rsp_prod
+            rsp_event = rsp_cons + 1  # RING_FINAL_CHECK_FOR_RESPONSES: nothing more waits
         # 2. The guest issues a burst.
-        if to_issue and rng.random() < dev.burst_probability:
-            n = min(to_issue, _burst(rng, dev.burst_mean))
-            to_issue -= n
-            waiting += n
-            issued.extend([tick] * n)
+        if next_burst < len(bursts) and bursts[next_burst][0] == tick:
+            waiting += bursts[next_burst][1]
+            next_burst += 1
         # 3. The frontend writes one request and pushes a full batch, a burst's end, a full ring.
         if waiting:
-            if ring.full:
+            if req_prod_pvt - rsp_cons == size:
                 stalls += 1
             else:
-                ring = ring.queue_request()
+                req_prod_pvt += 1
                 waiting -= 1
-                if ring.unpushed_requests == batch or not waiting or ring.full:
-                    ring, notify = ring.push_requests()
+                full = req_prod_pvt - rsp_cons == size
+                if req_prod_pvt - req_prod == batch or not waiting or full:
+                    notify = req_prod < req_event <= req_prod_pvt
+                    req_prod = req_prod_pvt
                     pushes += 1
                     if notify:
                         to_backend += 1
-                        backend_at = tick + dev.wake_ticks if backend_at is None else backend_at
-        most = max(most, ring.outstanding)
-        # 4. An event reached the backend: it consumes everything, starts the I/O, re-arms.
+                        backend_at = tick + wake if backend_at is None else backend_at
+        most = max(most, req_prod_pvt - rsp_cons)
+        # 4. An event reached the backend: it consumes what it may, starts the I/O, re-arms.
         if backend_at is not None and backend_at <= tick:
-            backend_at, more = None, True
-            while more:
-                started = 0
-                while ring.unconsumed_requests:
-                    ring = ring.consume_request()
-                    started += 1
-                if started:
-                    in_flight.append((tick + dev.io_ticks, started))
-                ring, more = ring.final_check_for_requests()
+            backend_at = None
+            # XEN_RING_NR_UNCONSUMED_REQUESTS: no more than the slots left for the responses.
+            started = min(req_prod - req_cons, size - (req_cons - rsp_prod_pvt))
+            if started:
+                req_cons += started
+                in_flight.append((tick + io_ticks, started))
+            req_event = req_cons + 1  # RING_FINAL_CHECK_FOR_REQUESTS: nothing more it may take
         # 5. Finished I/O: responses, pushed together.
         done = 0
         while in_flight and in_flight[0][0] <= tick:
             done += in_flight.popleft()[1]
         if done:
-            for _ in range(done):
-                ring = ring.queue_response()
-            ring, notify = ring.push_responses()
+            rsp_prod_pvt += done
+            notify = rsp_prod < rsp_event <= rsp_prod_pvt
+            rsp_prod = rsp_prod_pvt
             if notify:
                 to_frontend += 1
-                frontend_at = tick + dev.wake_ticks if frontend_at is None else frontend_at
+                frontend_at = tick + wake if frontend_at is None else frontend_at
         tick += 1
+        # Skip to the next tick where something can happen: a burst, an event, finished I/O. A
+        # request still waiting acts every tick, unless the ring is full: then only the
+        # frontend's next event can free a slot, and each tick until then is a stall.
+        full = req_prod_pvt - rsp_cons == size
+        if answered < requests and (not waiting or full):
+            due = [t for t in (frontend_at, backend_at) if t is not None]
+            if in_flight:
+                due.append(in_flight[0][0])
+            if next_burst < len(bursts):
+                due.append(bursts[next_burst][0])
+            if due and min(due) > tick:
+                if waiting:
+                    stalls += min(due) - tick
+                tick = min(due)
+    issue_ticks = sum(t * n for t, n in bursts)
     return RingRun(
         device=dev.name,
         ring_size=size,
@@ -272,7 +305,7 @@ def simulate(
         notifications_to_frontend=to_frontend,
         stall_ticks=stalls,
         most_outstanding=most,
-        mean_latency=waited / requests,
+        mean_latency=(answer_ticks - issue_ticks) / requests,
     )
 
 

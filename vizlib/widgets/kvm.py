@@ -13,7 +13,7 @@ from vizlib.machine import MachineError, VirtualMachine, accelerators
 from vizlib.machine.experiments import DEVICE_LABELS, DEVICES, message_guest
 from vizlib.machine.guests import GUESTS
 from vizlib.plots.machine import device_exits, exit_profile, show_device_exits, show_exit_profile
-from vizlib.widgets.render import new_figure, png, relayout
+from vizlib.widgets.render import Overlay, new_figure, png, relayout
 
 PNG_DPI = 96
 RUN_TIMEOUT = 0.5  # s: enough for every guest of `GUESTS` but the runaway ones, which it stops
@@ -23,6 +23,7 @@ FILLER = b"KVM runs the guest, the VMM emulates the devices. "  # the message, r
 
 
 _FIGURES: dict[str, Figure] = {}  # each explorer's figure, built for its first run, then reused
+_DEVICE_PLOT: dict[tuple[str, ...], Overlay] = {}  # the device explorer's chart, by devices shown
 
 
 def _profile_png(result) -> bytes:
@@ -36,13 +37,19 @@ def _profile_png(result) -> bytes:
 
 
 def _devices_png(runs, length: int) -> bytes:
-    figure = _FIGURES.get("devices")
-    if figure is None:
-        figure = _FIGURES["devices"] = new_figure(device_exits, runs, length, dpi=PNG_DPI)
-    else:
-        show_device_exits(figure, runs, length)
-        relayout(figure)
-    return png(figure, PNG_DPI)
+    """The device explorer's chart: axes drawn once, bars and labels for each run (an axis
+    widened for a value beyond its range is drawn again)."""
+    plot = _DEVICE_PLOT.get(tuple(runs))
+    if plot is None:
+        figure = new_figure(device_exits, runs, length, dpi=PNG_DPI)
+        plot = _DEVICE_PLOT[tuple(runs)] = Overlay(figure, shown=_limits(figure))
+    show_device_exits(plot.figure, runs, length)
+    plot.show(_limits(plot.figure), lambda: None)
+    return plot.png()
+
+
+def _limits(figure: Figure) -> tuple:
+    return tuple(ax.get_ylim() for ax in figure.axes)
 
 
 def _table(header, rows) -> str:

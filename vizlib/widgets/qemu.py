@@ -13,11 +13,13 @@ import html
 import ipywidgets as w
 
 from vizlib.emulation import blocks
-from vizlib.emulation.errors import EmulatorMissing
+from vizlib.emulation.errors import EmulationError
 from vizlib.emulation.programs import SUMS
 from vizlib.plots.marks import mark_x
 from vizlib.plots.qemu import (
+    CACHE_AXIS,
     cache_sweep,
+    show_amortization,
     show_cache_sweep,
     translation_amortization,
     translation_cache,
@@ -29,20 +31,16 @@ from vizlib.widgets.render import Overlay, new_figure
 LOOP_COUNTS = tuple(
     m * 10**e for e in range(6) for m in (1, 2, 5) if m * 10**e <= blocks.AMORTIZATION_COUNTS[-1]
 )
-MAX_CACHE = 64  # blocks the cache slider reaches: more than the largest synthetic program has
+MAX_CACHE = CACHE_AXIS  # blocks the cache slider reaches: the chart's capacity axis
 START = (6, 5, 12)  # the cache explorer's loops, passes and capacity when it opens
-_AMORTIZATION_PLOTS: dict[tuple, Overlay] = {}  # the latest measurements' charts, oldest first
 
 
-def _amortization_plot(measured: blocks.Amortization) -> Overlay:
-    """The measured chart, drawn once: the block explorer moves its loop-count mark."""
-    key = (measured.program.name, measured.counts, measured.cold, measured.warm)
-    if key not in _AMORTIZATION_PLOTS:
-        if len(_AMORTIZATION_PLOTS) == len(SUMS):
-            del _AMORTIZATION_PLOTS[next(iter(_AMORTIZATION_PLOTS))]
-        chart = new_figure(translation_amortization, measured, marked=measured.counts[0])
-        _AMORTIZATION_PLOTS[key] = Overlay(chart)
-    return _AMORTIZATION_PLOTS[key]
+def _amortization_plot(measured: dict[str, blocks.Amortization]) -> Overlay:
+    """The measured chart, its axes fitting every program: the block explorer draws a program's
+    lines and moves its loop-count mark over the axes drawn once."""
+    first, *others = measured.values()
+    chart = new_figure(translation_amortization, first, marked=first.counts[0], also=others)
+    return Overlay(chart)
 
 
 @functools.lru_cache(maxsize=32)
@@ -58,11 +56,11 @@ def _cache_run(loops: int, passes: int, capacity: int) -> tcache.CacheRun:
 
 @functools.cache
 def _cache_plot() -> Overlay:
-    """The cache chart: drawn again for another program, its capacity mark moved otherwise."""
+    """The cache chart: its axes drawn once, its lines and capacity mark for each setting."""
     loops, passes, capacity = START
-    program, runs = _sweep(loops, passes)
-    shown = (loops, passes, max(capacity, len(runs)))
-    return Overlay(new_figure(translation_cache, program, marked=capacity), shown=shown)
+    program, _ = _sweep(loops, passes)
+    figure = new_figure(translation_cache, program, marked=capacity)
+    return Overlay(figure, shown=figure.axes[0].get_xlim())
 
 
 def _html_table(header: list[str], rows: list[tuple]) -> str:
@@ -73,10 +71,13 @@ def _html_table(header: list[str], rows: list[tuple]) -> str:
     return f"<table><tr>{cells}</tr>{body}</table>"
 
 
-def block_view(name: str, n: int, measured: blocks.Amortization) -> tuple[bytes, str]:
+def block_view(
+    name: str, n: int, measured: blocks.Amortization, plot: Overlay | None = None
+) -> tuple[bytes, str]:
     """The block explorer's plot (PNG) and summary (HTML) for one program and loop count.
 
-    Lesson 06. `measured` is `blocks.amortization(name)`, measured once per program.
+    Lesson 06. `measured` is `blocks.amortization(name)`, measured once per program; `plot` a
+    chart from `_amortization_plot` whose axes fit it (by default, one made for it alone).
     """
     if name not in SUMS:
         raise ValueError(f"name must be one of {', '.join(SUMS)}; got {name!r}")
@@ -90,7 +91,8 @@ def block_view(name: str, n: int, measured: blocks.Amortization) -> tuple[bytes,
         f"translation. The guest's sum: {trace.result:,}.</p>"
         + _html_table(["Block at", "Instructions", "Times run", "Reused"], rows)
     )
-    plot = _amortization_plot(measured)
+    plot = plot or _amortization_plot({name: measured})
+    show_amortization(plot.figure, measured)
     mark_x(plot.figure, n)
     return plot.png(), summary
 
@@ -99,13 +101,15 @@ def block_explorer() -> w.VBox:
     """Program and loop count; its translation blocks, and translation amortizing as measured
     on this machine (Lesson 06).
 
-    The slider updates when released, and each (program, loop count) is traced and drawn once:
-    going back to a setting already seen is instant. A program is timed when first chosen.
+    Every program is timed, and its chart drawn, when the widget is made; the slider updates
+    when released, and each (program, loop count) is traced and drawn once: going back to a
+    setting already seen is instant. A run that fails is reported, never raised.
     """
     try:
-        measured = {SUMS[0]: blocks.amortization(SUMS[0])}
-    except EmulatorMissing as missing:
-        return w.VBox([w.HTML(f"<p><b>Note.</b> {html.escape(str(missing))}</p>")])
+        measured = {name: blocks.amortization(name) for name in SUMS}
+    except EmulationError as error:
+        return w.VBox([w.HTML(f"<p><b>Note.</b> {html.escape(str(error))}</p>")])
+    plot = _amortization_plot(measured)
     program = w.Dropdown(options=list(SUMS), description="Program")
     loops = w.SelectionSlider(
         options=LOOP_COUNTS, value=100, description="Loop count", continuous_update=False
@@ -115,10 +119,12 @@ def block_explorer() -> w.VBox:
 
     def update(_=None):
         name, n = program.value, loops.value
-        if name not in measured:
-            measured[name] = blocks.amortization(name)
         if (name, n) not in views:
-            views[name, n] = block_view(name, n, measured[name])
+            try:
+                views[name, n] = block_view(name, n, measured[name], plot)
+            except EmulationError as error:  # e.g. a run stopped by its limit: say so
+                image.value, summary.value = b"", f"<p><b>Note.</b> {html.escape(str(error))}</p>"
+                return
         image.value, summary.value = views[name, n]
 
     for control in (program, loops):
@@ -130,17 +136,15 @@ def block_explorer() -> w.VBox:
 def cache_view(loops: int, passes: int, capacity: int) -> tuple[bytes, str]:
     """The cache explorer's plot (PNG) and summary (HTML) for one setting. Lesson 06.
 
-    A program's sweep of capacities is computed and drawn once; the capacity moves a mark (the
-    axes widen for a capacity beyond the program's blocks).
+    A program's sweep of capacities is computed once; the chart's axes stay, its lines and the
+    capacity mark move.
     """
     program, runs = _sweep(loops, passes)
     run = _cache_run(loops, passes, capacity)
     plot = _cache_plot()
+    show_cache_sweep(plot.figure, program, runs)
     mark_x(plot.figure, capacity)
-    plot.show(
-        (loops, passes, max(capacity, len(runs))),
-        lambda: show_cache_sweep(plot.figure, program, runs),
-    )
+    plot.show(plot.figure.axes[0].get_xlim(), lambda: None)  # a larger program widens it
     rows = [
         ("block executions", f"{run.entries:,}"),
         ("found translated (hits)", f"{run.hits:,} ({run.hit_rate:.1%})"),

@@ -88,10 +88,10 @@ class Overlay:
 
     def show(self, key: Hashable, draw: Callable[[], object]) -> None:
         """Unless the background already shows `key`, call `draw()` to change the figure, then
-        lay it out and draw the background again."""
+        draw the background again. The layout is kept: `draw` changes data and limits, not the
+        size of the labels around the axes."""
         if key != self._shown:
             draw()
-            relayout(self.figure)
             self._draw_background()
             self._shown = key
 

@@ -6,14 +6,13 @@ import functools
 import html
 
 import ipywidgets as w
-from matplotlib.figure import Figure
 
 from vizlib import diagrams
 from vizlib.diagrams.style import LAYERS
 from vizlib.display import to_html
-from vizlib.plots.xen import CHOSEN, ring_notifications, show_ring
+from vizlib.plots.xen import BATCHES, CHOSEN, ring_notifications, show_ring
 from vizlib.sim import xenio, xenring
-from vizlib.widgets.render import new_figure, png, relayout
+from vizlib.widgets.render import Overlay, new_figure
 
 _CELL = "padding:2px 8px;border:1px solid #ccc;text-align:left;vertical-align:top"
 _CHANGED = "background:#fbd3e3"  # an index the step changed (a light tint of CHOSEN)
@@ -124,9 +123,11 @@ def request_stepper() -> w.VBox:
 
 
 @functools.cache
-def _ring_plot() -> Figure:
-    """The ring explorer's figure, drawn again for each setting."""
-    return new_figure(ring_notifications, "block", xenio.DEVICES["block"].ring_size, 1)
+def _ring_plot(device: str) -> Overlay:
+    """The ring explorer's figure for `device`: its axes drawn once, its bars and labels for each
+    setting. All the settings' simulations run when it is made (`plots.xen.stall_limit`)."""
+    figure = new_figure(ring_notifications, device, xenio.DEVICES[device].ring_size, BATCHES[0])
+    return Overlay(figure, shown=figure.axes[1].get_ylim())
 
 
 def ring_view(device: str, ring_size: int, batch: int) -> tuple[bytes, str]:
@@ -152,14 +153,16 @@ def ring_view(device: str, ring_size: int, batch: int) -> tuple[bytes, str]:
         "QEMU), "
         f"{cost.ratio:.0f} times more.</li></ul>"
     )
-    figure = _ring_plot()
-    show_ring(figure, device, ring_size, batch)
-    relayout(figure)
-    return png(figure), summary
+    plot = _ring_plot(device)
+    show_ring(plot.figure, device, ring_size, batch)
+    plot.show(plot.figure.axes[1].get_ylim(), lambda: None)  # a batch beyond BATCHES may raise it
+    return plot.png(), summary
 
 
 def ring_explorer() -> w.VBox:
     """Device, ring size and batch; notifications and ring-full stalls (Lesson 09)."""
+    for name in xenio.DEVICES:
+        _ring_plot(name)
     device = w.Dropdown(options=list(xenio.DEVICES), description="Device")
     size = w.SelectionSlider(
         options=xenio.RING_SIZES,
@@ -167,8 +170,8 @@ def ring_explorer() -> w.VBox:
         description="Ring size",
         continuous_update=False,
     )
-    batch = w.IntSlider(
-        value=1, min=1, max=xenio.MAX_BATCH, description="Batch", continuous_update=False
+    batch = w.SelectionSlider(
+        options=BATCHES, value=BATCHES[0], description="Batch", continuous_update=False
     )
     image, summary = w.Image(format="png"), w.HTML()
 
@@ -187,6 +190,7 @@ def ring_explorer() -> w.VBox:
     update()
     note = w.HTML(
         f"<p style='font-size:85%'>Changing the device resets the ring to its real size. "
-        f"<span style='color:{CHOSEN}'>Outlined</span>: your setting.</p>"
+        f"<span style='color:{CHOSEN}'>Outlined</span> (left) and "
+        f"<span style='color:{CHOSEN}'>&#9650;</span> (right): your setting.</p>"
     )
     return w.VBox([w.HBox([device, size, batch]), note, image, summary])
