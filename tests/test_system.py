@@ -154,6 +154,20 @@ def test_nested_pvm_cloud_vm(tmp_path):
     assert dict(report.rows())["Hypervisor"] == "Firecracker (from /proc/cmdline)"
 
 
+def test_rows_are_chosen_by_their_english_labels_in_every_language(tmp_path):
+    from vizlib.i18n import use
+
+    report = probe(pvm_cloud_vm(tmp_path))
+    with use("zh"):
+        assert report.kind == VERDICT_PVM and report.verdict != VERDICT_PVM
+        assert report.rows("VT-x (vmx flag)", "Verdict") == (
+            ("VT-x（vmx 标志）", "否"),
+            ("结论", report.verdict),
+        )
+    with pytest.raises(ValueError, match="labels must be among"):
+        report.rows("VT-x")
+
+
 def test_xen_guest_without_kvm(tmp_path):
     make_tree(
         tmp_path,

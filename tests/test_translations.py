@@ -64,6 +64,15 @@ def test_the_terms_check_finds_a_synonym_a_missing_term_and_a_misquote(english, 
     assert any(problem in found for found in terms.problems(english, chinese))
 
 
+def test_an_abbreviation_may_stay_but_the_full_name_needs_its_chinese_term():
+    assert terms.problems("The EPT maps it.", "EPT 映射了它。") == []
+    assert any(
+        "without 扩展页表" in found
+        for found in terms.problems("Extended page tables (EPT) map it.", "EPT 映射了它。")
+    )
+    assert terms.problems("One thread per virtual CPU.", "每个虚拟CPU 一个线程。") == []
+
+
 def test_the_terms_check_leaves_code_and_correct_text_alone():
     english = (
         "Each guest has a shadow page table; see `shadow page table` and [the lesson](a.ipynb)."

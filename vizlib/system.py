@@ -165,9 +165,11 @@ class HostReport:
     @property
     def verdict(self) -> str:
         """One of VERDICTS, in words, in the course's language."""
-        return _(self._verdict())
+        return _(self.kind)
 
-    def _verdict(self) -> str:
+    @property
+    def kind(self) -> str:
+        """One of VERDICTS as written in the source (English): the key code compares."""
         if not self.kvm_usable:
             return VERDICT_TCG
         if self.x86 is False:
@@ -181,10 +183,11 @@ class HostReport:
     @property
     def verdict_detail(self) -> str:
         """What the verdict means for the course, lessons 07-08 above all."""
-        return _DETAILS[self._verdict()](self)
+        return _DETAILS[self.kind](self)
 
-    def rows(self) -> tuple[tuple[str, str], ...]:
-        """(label, value) pairs for a table in the notebook, verdict last."""
+    def rows(self, *labels: str) -> tuple[tuple[str, str], ...]:
+        """(label, value) pairs for a table in the notebook, verdict last, labels in the course's
+        language; only the rows whose English label is one of `labels`, when given."""
         if self.kvm_modules is None:
             modules = _("unknown")
         else:
@@ -197,21 +200,26 @@ class HostReport:
             )
         else:
             hypervisor = _("none (bare metal)") if self.in_vm is False else _("unknown")
-        return (
-            (_("CPU vendor"), self.cpu_vendor or _("unknown")),
-            (_("CPU model"), self.cpu_model or _("unknown")),
-            (_("Architecture"), self.arch or _("unknown")),
-            (_("VT-x (vmx flag)"), _yes_no(self.vmx)),
-            (_("AMD-V (svm flag)"), _yes_no(self.svm)),
-            (_("hypervisor flag (runs under a hypervisor)"), _yes_no(self.hypervisor_flag)),
+        pairs = (
+            (N_("CPU vendor"), self.cpu_vendor or _("unknown")),
+            (N_("CPU model"), self.cpu_model or _("unknown")),
+            (N_("Architecture"), self.arch or _("unknown")),
+            (N_("VT-x (vmx flag)"), _yes_no(self.vmx)),
+            (N_("AMD-V (svm flag)"), _yes_no(self.svm)),
+            (N_("hypervisor flag (runs under a hypervisor)"), _yes_no(self.hypervisor_flag)),
             ("/dev/kvm", _kvm_device_text(self.kvm_device)),
-            (_("KVM modules loaded"), modules),
-            (_("PVM (kvm_pvm loaded)"), _yes_no(self.nested_pvm)),
-            (_("Inside a virtual machine"), _yes_no(self.in_vm)),
-            (_("Hypervisor"), hypervisor),
-            (_("Container"), self.container or _("none found")),
-            (_("Verdict"), self.verdict),
+            (N_("KVM modules loaded"), modules),
+            (N_("PVM (kvm_pvm loaded)"), _yes_no(self.nested_pvm)),
+            (N_("Inside a virtual machine"), _yes_no(self.in_vm)),
+            (N_("Hypervisor"), hypervisor),
+            (N_("Container"), self.container or _("none found")),
+            (N_("Verdict"), self.verdict),
         )
+        unknown = set(labels) - {label for label, _value in pairs}
+        if unknown:
+            allowed = ", ".join(label for label, _value in pairs)
+            raise ValueError(f"labels must be among: {allowed}; got {', '.join(sorted(unknown))}")
+        return tuple((_(label), value) for label, value in pairs if not labels or label in labels)
 
 
 def can_run(report: HostReport) -> dict[str, bool | None]:

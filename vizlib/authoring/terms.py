@@ -1,7 +1,8 @@
 """The Chinese edition speaks the glossary's words: `problems(english, chinese)` says where not.
 
-- A translation whose English uses a glossary term (`shadow page table`, or its abbreviation) uses
-  the glossary's Chinese term (影子页表), not a synonym;
+- A translation whose English uses a glossary term (`shadow page table`) uses the glossary's
+  Chinese term (影子页表), not a synonym; where the English says only the abbreviation (`EPT`), the
+  same abbreviation will do. Spaces do not count (虚拟 CPU is 虚拟 CPU);
 - it never uses the other names the glossary lists under `also` (准虚拟化 for 半虚拟化), which a
   reader may know but the course does not use;
 - Chinese already in the English (a quote of the seed article, a term shown beside its English)
@@ -56,9 +57,12 @@ def problems(english: str, translation: str) -> list[str]:
     own_words = translation
     for quote in quotes:
         own_words = own_words.replace(quote, " ")
+    spaced = translation.replace(" ", "")
     for term in glossary():
-        uses = any(_pattern(form).search(english) for form in english_forms(term))
-        if uses and chinese(term) not in translation:
+        name, *abbreviations = english_forms(term)
+        said = [form for form in english_forms(term) if _pattern(form).search(english)]
+        kept = name not in said and any(_pattern(form).search(translation) for form in said)
+        if said and not kept and chinese(term).replace(" ", "") not in spaced:
             found.append(f"says {term.term!r} without {chinese(term)}")
         found += [f"uses {name}, not {chinese(term)}" for name in term.also if name in own_words]
     return found

@@ -215,7 +215,7 @@ def boot(accel: str = "tcg", timeout: float = TIMEOUT, folder: Path = GUEST_DIR)
     if Manifest.read(folder) is None:
         raise ValueError(f"folder: no guest built in {folder}; {unavailable_reason(folder)}")
     note = ""
-    if accel == "kvm" and probe().verdict == VERDICT_PVM:
+    if accel == "kvm" and probe().kind == VERDICT_PVM:
         timeout = min(timeout, PVM_ATTEMPT)
         note = PVM_NOTE.format(seconds=timeout)
     inside = folder.resolve().is_relative_to(ROOT)
