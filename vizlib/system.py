@@ -34,6 +34,7 @@ VERDICTS = (
     VERDICT_FOREIGN_ARCH,
     VERDICT_TCG,
 )
+KVM_DEVICE = "/dev/kvm"  # a row label that reads the same in every language
 
 # The techniques of the course's model (vizlib.sim.techniques) a guest started here can use, and
 # what provides each on a Linux host: KVM with VT-x or AMD-V; KVM's PVM, which runs PVM-aware
@@ -207,7 +208,7 @@ class HostReport:
             (N_("VT-x (vmx flag)"), _yes_no(self.vmx)),
             (N_("AMD-V (svm flag)"), _yes_no(self.svm)),
             (N_("hypervisor flag (runs under a hypervisor)"), _yes_no(self.hypervisor_flag)),
-            ("/dev/kvm", _kvm_device_text(self.kvm_device)),
+            (KVM_DEVICE, _kvm_device_text(self.kvm_device)),
             (N_("KVM modules loaded"), modules),
             (N_("PVM (kvm_pvm loaded)"), _yes_no(self.nested_pvm)),
             (N_("Inside a virtual machine"), _yes_no(self.in_vm)),
@@ -219,7 +220,8 @@ class HostReport:
         if unknown:
             allowed = ", ".join(label for label, _value in pairs)
             raise ValueError(f"labels must be among: {allowed}; got {', '.join(sorted(unknown))}")
-        return tuple((_(label), value) for label, value in pairs if not labels or label in labels)
+        shown = [(label, value) for label, value in pairs if not labels or label in labels]
+        return tuple((label if label == KVM_DEVICE else _(label), value) for label, value in shown)
 
 
 def can_run(report: HostReport) -> dict[str, bool | None]:
