@@ -12,25 +12,20 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_demo import needs_bubblewrap
 from nbclient import NotebookClient
 
 from vizlib.course import ROOT, syllabus
 from vizlib.grading import release
-from vizlib.grading.exercise import ANSWER, CHECK, read_exercise, tagged
+from vizlib.grading.exercise import CHECK, read_exercise, tagged
 
 EXERCISES = [ROOT / lesson.exercise for lesson in syllabus() if lesson.ready]
 SOLUTIONS = {path.stem: ROOT / "exercises" / "solutions" / path.name for path in EXERCISES}
 
 
 def completed(student: Path) -> nbformat.NotebookNode:
-    """The student copy with each answer cell holding the solution's, executed top to bottom."""
-    nb = nbformat.read(student, as_version=4)
-    solution = nbformat.read(SOLUTIONS[student.stem], as_version=4)
-    answers = [cell.source for cell in solution.cells if tagged(cell, ANSWER)]
-    cells = [cell for cell in nb.cells if tagged(cell, ANSWER)]
-    assert len(answers) == len(cells)
-    for cell, source in zip(cells, answers, strict=True):
-        cell.source = source
+    """The student copy with the solution's answers, executed top to bottom as a learner would."""
+    nb = release.solved_copy(ROOT / "exercises", student.stem)
     NotebookClient(
         nb, timeout=120, allow_errors=True, resources={"metadata": {"path": ROOT / "exercises"}}
     ).execute()
@@ -73,6 +68,7 @@ def test_the_solutions_answers_pass_every_check_cell_of_the_student_copy(learner
     assert checks and not errors, [(e.ename, e.evalue) for e in errors]
 
 
+@needs_bubblewrap
 @pytest.mark.parametrize("student", EXERCISES, ids=lambda p: p.stem)
 def test_the_grader_gives_the_completed_copy_full_marks(gradebook, student):
     rows = [row for row in gradebook if Path(row["submission"]).name == student.name
@@ -85,6 +81,7 @@ def test_the_grader_gives_the_completed_copy_full_marks(gradebook, student):
         assert row["points"] == row["max_points"]
 
 
+@needs_bubblewrap
 @pytest.mark.parametrize("student", EXERCISES, ids=lambda p: p.stem)
 def test_every_untouched_student_copy_scores_zero_and_says_why(gradebook, student):
     rows = _rows(gradebook, student)

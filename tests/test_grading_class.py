@@ -22,6 +22,7 @@ from grading_demo import (
     READ_THE_SOLUTIONS,
     WRONG,
     answered,
+    needs_bubblewrap,
     read_rows,
     run_grade,
     set_cell,
@@ -33,6 +34,7 @@ from nbclient import NotebookClient
 
 import vizlib
 
+pytestmark = needs_bubblewrap
 FULL = sum(POINTS.values())
 MARKER = "vizlib-cheat-daemon"  # in the command line of the detached process a cheat starts
 # Patches that made the in-kernel checks pass whatever the answers.

@@ -13,6 +13,8 @@ to CI, measured on this machine, beside the course's goals.
 - Simulators: steps per second of the models of `vizlib.sim` (those present).
 - Machine: guest instructions per second under each accelerator of `vizlib.machine`, and the cost
   of one exit in the Python VMM beside the same guest in qemu-system-x86_64.
+- Grading: the grading command on a class of 200 copies of exercise 04, sandboxed: the time for
+  the class, and seconds per submission per core.
 - The installed size of the environment.
 `--write` stores the tables, with the machine they were measured on, in course/benchmarks.md.
 """
@@ -78,8 +80,10 @@ GOALS = {
     "widget": "every widget: p95 under 100 ms, model time (p95) under 5 ms",
     "lesson": "every lesson executes in under 10 s",
     "suite": "the whole test suite runs in under twice its floor",
+    "grading": "grading exercise 04 in the sandbox: under 1.5 s per submission per core",
 }
 WIDGET_P95_MS, MODEL_P95_MS, LESSON_SECONDS, SUITE_RATIO = 100.0, 5.0, 10.0, 2.0
+GRADING_EXERCISE, GRADING_CLASS, GRADING_SECONDS = "04_paravirtualization", 200, 1.5
 
 
 def say(message: str) -> None:
@@ -688,6 +692,47 @@ def measure_machine() -> Section:
     return section
 
 
+# --- grading -------------------------------------------------------------------------------------
+
+
+def measure_grading(size: int = GRADING_CLASS) -> Section:
+    """The grading command on a class of `size` submissions, sandboxed, WORKERS jobs."""
+    from vizlib.grading.grader import GradingError, grade
+    from vizlib.grading.release import solved_copy
+
+    section = Section("Grading", ("figure", "value"))
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        (Path(tmp) / "class").mkdir()
+        solved = solved_copy(ROOT / "exercises", GRADING_EXERCISE)
+        for number in range(size):
+            nbformat.write(solved, Path(tmp) / "class" / f"student{number:03}.ipynb")
+        say(f"grading a class of {size} submissions of {GRADING_EXERCISE} ...")
+        start = time.perf_counter()
+        try:
+            rows = grade([Path(tmp) / "class"], Path(tmp) / "grades.csv", jobs=WORKERS,
+                         echo=lambda line: None)  # fmt: skip
+        except GradingError as error:
+            section.notes.append(f"n/a ({error})")
+            return section
+        seconds = time.perf_counter() - start
+    cores = min(WORKERS, os.cpu_count() or 1)
+    per_core = seconds * cores / size
+    full_marks = all(row.status == "passed" for row in rows)
+    section.rows += [
+        ("class", f"{size} solved copies of {GRADING_EXERCISE}, sandboxed, {WORKERS} jobs"),
+        ("time for the class", f"{seconds:.0f} s"),
+        ("seconds per submission per core", f"{per_core:.2f} s"),
+        ("every submission scored full marks", "yes" if full_marks else "**no**"),
+    ]
+    section.goals.append((GOALS["grading"], per_core < GRADING_SECONDS))
+    section.notes.append(
+        "The whole `grade` command: the reference run of the solution, then every submission "
+        "under pytest and nbval in its own kernel inside bubblewrap, judged in the grader. Per "
+        f"submission per core: the time for the class x {cores} cores / {size} submissions."
+    )
+    return section
+
+
 # --- environment ---------------------------------------------------------------------------------
 
 
@@ -775,7 +820,8 @@ def main(argv: list[str]) -> int:
         sections.append(measure_browser())
     if args.suite:
         sections.append(measure_suite(lessons_total))
-    sections += [measure_widgets(), measure_simulators(), measure_machine(), measure_environment()]
+    sections += [measure_widgets(), measure_simulators(), measure_machine(), measure_grading()]
+    sections.append(measure_environment())
     text = report(sections, machine_description())
     print(text)
     if args.write:

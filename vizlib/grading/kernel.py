@@ -17,16 +17,20 @@ LIMITS = {
 }
 
 
+def set_limits(**limits: int | None) -> None:
+    """Apply the given limits (names of LIMITS) to this process and its future children."""
+    for name, value in limits.items():
+        if value is not None:
+            resource.setrlimit(LIMITS[name], (value, value))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m vizlib.grading.kernel")
     for name in LIMITS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int)
     parser.add_argument("-f", dest="connection_file", required=True)
     args = parser.parse_args(argv)
-    for name, which in LIMITS.items():
-        value = getattr(args, name)
-        if value is not None:
-            resource.setrlimit(which, (value, value))
+    set_limits(**{name: getattr(args, name) for name in LIMITS})
     from ipykernel.kernelapp import launch_new_instance
 
     launch_new_instance(argv=["-f", args.connection_file])

@@ -60,6 +60,20 @@ def student_copy(reference: Reference) -> NotebookNode:
     return student
 
 
+def solved_copy(exercises_dir: Path, name: str) -> NotebookNode:
+    """The student copy `name` (e.g. "04_paravirtualization") with its solution's answer cells in
+    it: what a learner who solved every question hands in (unexecuted)."""
+    copy = nbformat.read(Path(exercises_dir) / f"{name}.ipynb", as_version=4)
+    solution = nbformat.read(Path(exercises_dir) / "solutions" / f"{name}.ipynb", as_version=4)
+    answers = [cell.source for cell in solution.cells if tagged(cell, ANSWER)]
+    cells = [cell for cell in copy.cells if tagged(cell, ANSWER)]
+    if len(answers) != len(cells):
+        raise ValueError(f"{name}: the student copy is stale; run the release")
+    for cell, source in zip(cells, answers, strict=True):
+        cell.source = source
+    return copy
+
+
 def keyed(source: str, key: str) -> str:
     """A check cell's source without its secret arguments, with `key=` added."""
     call = answer_call(source)

@@ -16,6 +16,8 @@ import shutil
 import site
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,13 +186,12 @@ class PidsCgroups:
         self.run: Path | None = None
         self.reason = ""
         for parent, version in _pids_parents():
-            run = parent / f"vizlib-grading-{os.getpid()}"
             try:
-                run.mkdir(exist_ok=True)
+                run = Path(tempfile.mkdtemp(prefix="vizlib-grading-", dir=parent))
                 if version == 2:
                     (run / "cgroup.subtree_control").write_text("+pids")
             except OSError as error:
-                self.reason = f"{run}: {error.strerror}"
+                self.reason = f"{parent}: {error.strerror}"
                 continue
             self.run = run
             return
@@ -213,7 +214,7 @@ class PidsCgroups:
             _rmdir(self.run / job)
 
     def close(self) -> None:
-        if self.run is not None:
+        if self.run is not None and self.run.is_dir():
             for group in self.run.iterdir():
                 if group.is_dir():
                     _rmdir(group)
@@ -222,8 +223,6 @@ class PidsCgroups:
 
 def _rmdir(group: Path) -> None:
     """Remove a cgroup once its processes are gone (killed kernels take a moment to be reaped)."""
-    import time
-
     for _ in range(50):
         try:
             group.rmdir()
