@@ -116,6 +116,30 @@ CHEATS = {
         "traps = 4",
     },
 }
+# A kernel that keeps printing and never says it is idle: nbval would wait for it forever.
+NEVER_IDLE = """\
+import threading, time
+
+kernel = get_ipython().kernel
+send = kernel.session.send
+
+
+def quiet(stream, kind, content=None, *args, **kwargs):
+    if kind == "status" and (content or {}).get("execution_state") == "idle":
+        return None
+    return send(stream, kind, content, *args, **kwargs)
+
+
+def chatter():
+    while True:
+        print(".", end="", flush=True)
+        time.sleep(0.2)
+
+
+kernel.session.send = quiet
+threading.Thread(target=chatter, daemon=True).start()
+kind = "paravirtualization"
+"""
 FAULTS = {
     "endless_loop": {"kind": "while True:\n    pass"},
     "kernel_exit": {"kind": "import os\n\nos._exit(1)"},
@@ -123,6 +147,7 @@ FAULTS = {
     "memory_hog": {"kind": "hog = bytearray(4 << 30)"},
     "fork_bomb": {"kind": "import os\n\nwhile True:\n    os.fork()"},
     "exception": {"kind": "raise ValueError('no idea')"},
+    "never_idle": {"kind": NEVER_IDLE},
     "silenced_traceback": {
         "kind": "import sys\n\nget_ipython().showtraceback = lambda *a, **k: None\n"
         "sys.excepthook = lambda *a: None\nraise ValueError('hidden')",
@@ -329,6 +354,7 @@ def test_an_endless_loop_costs_only_its_question(graded):
     ("name", "status", "words"),
     [
         ("kernel_exit", "error", "the kernel died in the answer cell"),
+        ("never_idle", "timeout", "the answer cell ran longer than 5 s"),
         ("output_flood", "error", "printed more than 16 MB"),
         ("memory_hog", "failed", "answer cell: MemoryError"),
         ("exception", "failed", "answer cell: ValueError: no idea"),

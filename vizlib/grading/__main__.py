@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -127,17 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _shown(path: Path) -> str:
+    """`path` relative to the working folder when it lies below it."""
+    return os.path.relpath(path) if Path(path).resolve().is_relative_to(Path.cwd()) else str(path)
+
+
 def _release(exercises: Path, check: bool) -> int:
     if check:
         stale = stale_copies(exercises)
         for path in stale:
-            print(f"stale: {path}")
+            print(f"stale: {_shown(path)}")
         if stale:
             print("run `python -m vizlib.grading release` to regenerate them")
         return 1 if stale else 0
     written = release(exercises)
     for path in written:
-        print(f"wrote {path}")
+        print(f"wrote {_shown(path)}")
     if not written:
         print("every student copy is up to date")
     return 0

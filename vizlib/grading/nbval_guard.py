@@ -124,8 +124,8 @@ class Guard:
     def get_message(self, stream: str, timeout: float | None = None) -> dict[str, Any]:
         awaiting_reply = stream == "shell" and self.limit is None
         end = self.cell_end if awaiting_reply else time.monotonic() + (timeout or math.inf)
-        end = min(end, self.interrupted_at + GRACE)
-        while True:
+        end = min(end, self.interrupted_at + GRACE, self.cell_end + GRACE)  # output that never
+        while True:  # ends (a kernel that chatters and never says idle) stops the cell too
             wait = min(POLL, end - time.monotonic())
             if wait > 0:
                 try:
@@ -139,9 +139,10 @@ class Guard:
                 self.limit = self.limit or "kernel-died"
                 raise KernelDied("the kernel died while running this cell")
             if time.monotonic() >= end:
-                if awaiting_reply:
-                    self.limit = "out-of-time" if self.cell_end >= self.budget_end else "timeout"
-                    self.interrupted_at = time.monotonic()
+                if awaiting_reply or time.monotonic() >= self.cell_end + GRACE:
+                    over = "out-of-time" if self.cell_end >= self.budget_end else "timeout"
+                    self.limit = self.limit or over
+                    self.interrupted_at = min(self.interrupted_at, time.monotonic())
                 raise Empty
 
     def _note(self, stream: str, msg: dict[str, Any]) -> None:
