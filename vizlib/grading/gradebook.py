@@ -127,9 +127,11 @@ def _judge_question(
     for where, result in cells:
         if result is not None and result.verdict in STOPPED:
             return 0.0, STOPPED[result.verdict], _stopped(result.verdict, where, limits)
-    values = _values(question, reference, section, final, limits)
+    if section is None:  # the notebook stopped before its collecting cell
+        return 0.0, *limits.not_run
+    values = _values(question, reference, section, final)
     if isinstance(values, str):
-        return 0.0, *(("error", values) if section is not None else limits.not_run)
+        return 0.0, "error", values
     verdicts = []
     salt = reference.salt(question)
     keys = reference.keys(question)
@@ -149,11 +151,7 @@ def _judge_question(
 
 
 def _values(
-    question: str,
-    reference: Reference,
-    section: CellResult | None,
-    final: dict[str, Any],
-    limits: Limits,
+    question: str, reference: Reference, section: CellResult, final: dict[str, Any]
 ) -> list[Any] | str:
     """Each item's value: from the end of its section, or else from the end of the notebook.
     A string instead says why nothing could be read."""
@@ -161,8 +159,6 @@ def _values(
     early = _payload(section).get(question)
     late = final.get(question)
     if early is None and late is None:
-        if section is None:
-            return "not run"
         reason = f"{section.ename}: {section.message}" if section.ename else section.message
         return say("not-collected", reason=reason or "the collecting cell showed nothing")
     try:

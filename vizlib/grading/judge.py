@@ -254,7 +254,7 @@ def _close(actual: float, expected: float, args: dict) -> tuple[int, str]:
     what, rel, absolute = args.get("what", "the answer"), args.get("rel", 1e-6), args.get("abs", 0)
     if math.isclose(actual, expected, rel_tol=rel, abs_tol=absolute):
         return 1, ""
-    if actual and expected and (actual > 0) == (expected > 0):
+    if math.isfinite(actual) and actual and expected and (actual > 0) == (expected > 0):
         power = round(math.log10(actual / expected))
         if power and math.isclose(actual / expected, 10.0**power, rel_tol=max(rel, 1e-3)):
             factor = f"{10**power:g}" if power > 0 else f"1/{10**-power:g}"

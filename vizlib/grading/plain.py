@@ -66,14 +66,14 @@ def _encode(value: Any, budget: list[int], depth: int) -> Any:
     )
 
 
-def decode(data: Any) -> Any:
+def decode(data: Any, depth: int = 0) -> Any:
     """Plain data back into Python values; ValueError on anything `encode` does not write."""
-    if data is None or isinstance(data, bool | int | str):
-        return data
-    if isinstance(data, float):
+    if depth > MAX_DEPTH:
+        raise ValueError(f"not plain answer data: nested deeper than {MAX_DEPTH}")
+    if data is None or isinstance(data, bool | int | float | str):
         return data
     if isinstance(data, list):
-        return [decode(item) for item in data]
+        return [decode(item, depth + 1) for item in data]
     if not (isinstance(data, dict) and len(data) == 1):
         raise ValueError(f"not plain answer data: {str(data)[:60]}")
     ((tag, content),) = data.items()
@@ -82,10 +82,14 @@ def decode(data: Any) -> Any:
     if tag == "$float" and content in ("nan", "inf", "-inf"):
         return float(content)
     if tag == "$set" and isinstance(content, list):
-        items = [decode(item) for item in content]
+        items = [decode(item, depth + 1) for item in content]
         return frozenset(_hashable(item) for item in items)
     if tag == "$dict" and isinstance(content, list):
-        pairs = [(decode(pair[0]), decode(pair[1])) for pair in content if _is_pair(pair)]
+        pairs = [
+            (decode(pair[0], depth + 1), decode(pair[1], depth + 1))
+            for pair in content
+            if _is_pair(pair)
+        ]
         if len(pairs) != len(content):
             raise ValueError("not plain answer data: a dict entry is not a pair")
         return {_hashable(key): value for key, value in pairs}
@@ -112,7 +116,10 @@ def loads(text: str) -> Any:
     def refuse(constant: str) -> None:
         raise ValueError(f"not plain answer data: {constant}")
 
-    return json.loads(text, parse_constant=refuse)
+    try:
+        return json.loads(text, parse_constant=refuse)
+    except RecursionError:
+        raise ValueError("not plain answer data: nested too deep") from None
 
 
 def dumps(data: Any) -> str:
