@@ -5,6 +5,7 @@ check cells must all pass), then graded with the untouched copies by the grading
 another folder without `--exercises`: the completed copies score full marks, the untouched zero.
 """
 
+import ast
 import csv
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from nbclient import NotebookClient
 from vizlib.course import ROOT, syllabus
 from vizlib.grading import release
 from vizlib.grading.exercise import CHECK, read_exercise, tagged
+from vizlib.grading.judge import judge, make_key
+from vizlib.sim import costmodel
 
 EXERCISES = [ROOT / lesson.exercise for lesson in syllabus() if lesson.ready]
 SOLUTIONS = {path.stem: ROOT / "exercises" / "solutions" / path.name for path in EXERCISES}
@@ -89,3 +92,17 @@ def test_every_untouched_student_copy_scores_zero_and_says_why(gradebook, studen
     for row in rows:
         assert row["status"] == "failed" and row["points"] == "0", row
         assert "NotImplementedError" in row["message"], row
+
+
+def test_exercise_10_tells_ept_from_paravirtualization():
+    """Deployment c's slowdown under paravirtualization (the answer) and under EPT differ by
+    0.5 %: the check's tolerance must tell them apart."""
+    deploy = read_exercise(SOLUTIONS["10_choosing"]).questions["deploy"]
+    call = ast.parse(deploy.items[2].source, mode="eval").body
+    args = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
+    forkwait = costmodel.WORKLOADS["forkwait"]
+    pv = costmodel.predict(forkwait, "paravirtualization", "p4").slowdown
+    ept = costmodel.predict(forkwait, "hardware-assisted-ept", "p4").slowdown
+    key = make_key("mapping", {"c": pv}, args, "salt")
+    assert judge("mapping", {"c": pv}, key, args, "salt").passed
+    assert not judge("mapping", {"c": ept}, key, args, "salt").passed
