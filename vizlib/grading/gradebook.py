@@ -65,7 +65,7 @@ class Limits:
 
     cell: float
     notebook: float
-    not_run: tuple[str, str] = ("error", "the cell was not run")
+    not_run: tuple[str, str] = ("error", say("cell-not-run"))
 
 
 def question_rows(
@@ -216,8 +216,7 @@ def bad_notebook_rows(
 
 
 def not_a_notebook_row(submission: str, student: str) -> Row:
-    reason = "not graded: only .ipynb notebooks are graded (rename it if it is one)"
-    return Row(submission, student, "", "", 0, 0, "not-a-notebook", reason)
+    return Row(submission, student, "", "", 0, 0, "not-a-notebook", say("not-ipynb"))
 
 
 def progress(rows: list[Row]) -> str:

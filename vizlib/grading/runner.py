@@ -24,6 +24,7 @@ import nbformat
 
 import vizlib
 
+from .messages import say
 from .submission import GradedCopy
 
 STOPS = ("timeout", "kernel-died", "out-of-time", "output-limit")  # they end a run of a notebook
@@ -68,7 +69,7 @@ class Job:
     done: bool = False
     notes: list[str] = field(default_factory=list)
     kernel_failures: int = 0
-    not_run: tuple[str, str] = ("error", "the cell was not run")
+    not_run: tuple[str, str] = ("error", say("cell-not-run"))
 
     def __post_init__(self) -> None:
         self.results = [None] * len(self.graded.roles)
@@ -89,7 +90,7 @@ class Job:
             if self.graded.roles[index].kind == "other":
                 self.notes.append(f"cell {index} (not part of a question): {result.verdict}")
             if result.verdict == "out-of-time" or self.spent >= self.budget:
-                self.not_run = ("timeout", f"not run: the notebook used up its {self.budget:g} s")
+                self.not_run = ("timeout", say("budget-used", seconds=self.budget))
                 break
             self._neutralize(index, result.verdict)
             self.start = index + 1
@@ -98,7 +99,7 @@ class Job:
         self.done = True
 
     def give_up(self, reason: str) -> None:
-        self.not_run = ("error", f"grading could not run this notebook: {reason}")
+        self.not_run = ("error", say("could-not-run", reason=reason))
         self.done = True
 
     def _neutralize(self, index: int, verdict: str) -> None:

@@ -70,13 +70,13 @@ def read_submission(path: Path, exercises: dict[str, Exercise]) -> Submission:
         text = Path(path).read_bytes().decode("utf-8")
         data = json.loads(text)
     except UnicodeDecodeError:
-        raise BadNotebook("not a notebook: the file is not UTF-8 text") from None
+        raise BadNotebook(say("not-utf8")) from None
     except json.JSONDecodeError as error:
         if not text.lstrip().startswith("{"):
-            raise BadNotebook("not a notebook: the file does not hold JSON") from None
-        raise BadNotebook(f"not a notebook: invalid JSON ({error}); truncated file?") from None
+            raise BadNotebook(say("not-json")) from None
+        raise BadNotebook(say("bad-json", error=error)) from None
     if not isinstance(data, dict) or data.get("nbformat") not in (3, 4):
-        raise BadNotebook("not a notebook: the JSON has no nbformat 3 or 4 header")
+        raise BadNotebook(say("no-header"))
     course = (
         data.get("metadata", {}).get("course") if isinstance(data.get("metadata"), dict) else None
     )
@@ -94,12 +94,12 @@ def read_submission(path: Path, exercises: dict[str, Exercise]) -> Submission:
         captured["ValidationError"] = error
     if captured:
         reason = (str(captured["ValidationError"]).strip() or "malformed").splitlines()[0]
-        raise BadNotebook(f"not a valid notebook: {reason}", ex_id)
+        raise BadNotebook(say("invalid", reason=reason), ex_id)
     if ex_id is None:
-        raise BadNotebook("no exercise id in the notebook metadata (course.exercise)")
+        raise BadNotebook(say("no-exercise-id"))
     if ex_id not in exercises:
         known = ", ".join(sorted(exercises))
-        raise BadNotebook(f"unknown exercise id {ex_id!r} (known: {known})", ex_id)
+        raise BadNotebook(say("unknown-exercise", exercise=ex_id, known=known), ex_id)
     return Submission(nb, exercises[ex_id], notes, own_machine_records(nb))
 
 
