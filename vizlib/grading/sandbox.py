@@ -3,7 +3,8 @@
 A sandboxed kernel gets its own user, PID, network, IPC and UTS namespaces (no network, no view of
 other processes), a read-only view of the Python installation and the course's code and data
 (`vizlib/`, `course/`) and nothing else of the repository (no exercises/, no class folder, no
-gradebook), a size-limited private /tmp that is thrown away, and `--die-with-parent`. Limits:
+gradebook), a size-limited private /tmp that is thrown away, the folder of its kernel's sockets
+(the grader talks to the kernel through them), and `--die-with-parent`. Limits:
 address space per process, processes (RLIMIT_NPROC, counted per sandbox; when the grader runs as
 root, where that limit is not enforced, a pids cgroup instead), CPU seconds per process, the size
 of any file it writes; the grader's pytest plugin caps the output it prints.
