@@ -237,6 +237,9 @@ def test_plain_data_keeps_no_methods_of_its_own():
         plain.decode({"$code": "x"})
 
 
-def test_a_damaged_key_says_to_copy_the_cell_again():
-    with pytest.raises(ValueError, match="copy the cell again"):
+def test_a_damaged_key_or_an_edited_check_cell_says_to_copy_the_cell_again():
+    with pytest.raises(ValueError, match="copy it again from the exercise as released"):
         check.answer("q", check.exact(1, "x"), key="not base64!")
+    key = keyed((check.exact(1, "x"), 1))
+    with pytest.raises(ValueError, match="copy it again from the exercise as released"):
+        check.answer("q", check.exact(1, "x"), check.exact(2, "y"), key=key)

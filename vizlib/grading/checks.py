@@ -151,15 +151,17 @@ def answer(question: str, *answers: Item, key: str | None = None) -> None:
             print(say("recorded", what=item.args["what"], answer=shown))
         return
     keys = read_key(key)
+    if len(keys["items"]) != len(answers):
+        raise ValueError(say("damaged-key"))
     failures = []
     for number, (item, item_key) in enumerate(zip(answers, keys["items"], strict=True)):
         verdict = judge_item(item, item_key, item_salt(keys["salt"], number), (question, number))
-        if verdict.passed:
-            explanation = item.args.get("explanation")
-            line = say("correct", what=item.args["what"])
-            print(f"{line}: {explanation}" if explanation else line)
-        else:
+        if not verdict.passed:
             failures.append(verdict.message)
+        elif "explanation" in item.args:
+            print(say("correct-explained", **item.args))
+        else:
+            print(say("correct", what=item.args["what"]))
     if failures:
         raise CheckFailed("\n".join(failures))
 
@@ -213,6 +215,4 @@ def read_key(key: str) -> dict[str, Any]:
     try:
         return json.loads(base64.b64decode(key.encode(), validate=True))
     except ValueError:
-        raise ValueError(
-            "this check cell's key is damaged: copy the cell again from the exercise as released"
-        ) from None
+        raise ValueError(say("damaged-key")) from None

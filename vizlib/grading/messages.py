@@ -9,6 +9,8 @@ from __future__ import annotations
 TEMPLATES = {
     # one item of an answer
     "correct": "✓ {what}: correct",
+    "correct-explained": "✓ {what}: correct: {explanation}",
+    "damaged-key": "this check cell was changed: copy it again from the exercise as released",
     "recorded": "✓ {what}: {answer} (the reference answer; student copies check against it)",
     "wrong": "{what}: {answer} is not right",
     "not-defined": "{what}: not defined yet ({error}): run your answer cell",
