@@ -97,6 +97,8 @@ def test_hex_answers_are_read_in_any_base_and_shown_in_hex():
     for answer in (0x3ABC, "0x3ABC", " 0x3abc ", "15036", "0x0000_3abc"):
         assert verdict(check.hex(answer, "the address"), 0x3ABC).passed, answer
     assert fails(check.hex(0x3ABD, "the address"), 0x3ABC) == "the address: 0x3abd is not right"
+    assert fails(check.hex("0x3ABD", "the address"), 0x3ABC) == "the address: 0x3abd is not right"
+    assert fails(check.hex(15037, "the address"), 0x3ABC) == "the address: 0x3abd is not right"
     assert fails(check.hex("3abc", "the address"), 0x3ABC) == (
         "the address: expected a whole number (0x... for hex is fine), got '3abc'"
     )

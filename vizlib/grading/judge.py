@@ -247,7 +247,7 @@ def _scalar(answer: Any, key: dict, args: dict, salt: str, kind: str) -> tuple[i
     if kind == "exact" and got != key["type"] and {got, key["type"]} != {"int", "float"}:
         expected = TYPE_WORDS.get(key["type"], key["type"])
         raise Unfit(say("wrong-type", what=what, expected=expected, answer=show(answer), got=got))
-    return 0, say("wrong", what=what, answer=show(answer, kind))
+    return 0, say("wrong", what=what, answer=show(normalised if kind == "hex" else answer, kind))
 
 
 def _close(actual: float, expected: float, args: dict) -> tuple[int, str]:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .gradebook import Row
 
@@ -88,6 +89,7 @@ def _histogram(scores: list[float]) -> str:
     axes = figure.subplots()
     axes.hist(scores, bins=[i * 10 for i in range(11)], color="#4c72b0", edgecolor="white")
     axes.set(xlabel="score (% of the maximum)", ylabel="submissions", xlim=(0, 100))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(figure)
 
 
