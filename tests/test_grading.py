@@ -1,558 +1,268 @@
-"""The exercise release and the grading command, on a small sample exercise built here.
+"""The exercise format, the release, the graded copy, the gradebook files and the command line.
 
-The grading tests share two `grade` runs (module fixtures): one over a class of crafted
-submissions, one with instructor-only checks and a tight notebook time limit. Cell timeouts are 5 s.
+Most tests need no kernel; one `grade` run (module fixture) covers instructor-only checks, the
+notebook time limit, `--no-sandbox`, the summary and the report, and progress as it happens.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib.util
+import html.parser
 import json
-import os
-import subprocess
-import sys
+import re
+import shutil
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from grading_demo import (
+    ANSWERS,
+    EXERCISE,
+    POINTS,
+    READ_THE_SOLUTIONS,
+    WRONG,
+    answered,
+    read_rows,
+    solution_notebook,
+    student,
+    total,
+    write_exercise,
+)
+from nbformat.v4 import new_code_cell, new_notebook
 
-from vizlib.grading import release, runner
+from vizlib.grading import gradebook as gb
+from vizlib.grading import grader, release, runner, sandbox
 from vizlib.grading.__main__ import main
-from vizlib.grading.exercise import load_exercises
-from vizlib.grading.gradebook import CellResult
+from vizlib.grading.exercise import Exercise, load_exercises, parse_exercise, parse_question
 from vizlib.grading.hidden import parse_hidden_checks
-from vizlib.grading.runner import Job, run_jobs
-from vizlib.grading.submission import BadNotebook, graded_copy, pristine_checks, read_submission
+from vizlib.grading.plain import encode, missing
+from vizlib.grading.reference import ItemRef, Reference
+from vizlib.grading.report import pass_rates, write_report
+from vizlib.grading.runner import CellResult, Job, run_jobs
+from vizlib.grading.submission import BadNotebook, Role, graded_copy, read_submission
 
-EXERCISE = "99_demo"
 PLACEHOLDER = (
     'raise NotImplementedError("Question {}: write your answer here, '
     'then run the check cell below.")'
 )
-ANSWERS = {
-    "traps": "traps = sum(1 for op in TRACE if op in ('in', 'out', 'hlt'))",
-    "kind": "kind = 'paravirtualization'",
-    "double": "def double(x):\n    return 2 * x",
-}
-POINTS = {"traps": 2, "kind": 1, "double": 3}
-CELL_TIMEOUT = "5"
-
-
-def answer(question: str, body: str) -> nbformat.NotebookNode:
-    return new_code_cell(body, metadata={"tags": [f"answer:{question}"]})
-
-
-def check(question: str, source: str, points: int) -> nbformat.NotebookNode:
-    return new_code_cell(
-        source, metadata={"tags": [f"check:{question}"], "course": {"points": points}}
-    )
-
-
-def solution_notebook() -> nbformat.NotebookNode:
-    """Three questions; `double` has two check cells; one instructor-only cell."""
-    options = "['full virtualization', 'paravirtualization', 'hardware-assisted']"
-    cells = [
-        new_markdown_cell("# Demo exercise"),
-        new_code_cell("from vizlib import grading as check\nTRACE = ['in', 'out', 'mov', 'hlt']"),
-        new_markdown_cell("How many instructions of `TRACE` trap?"),
-        answer(
-            "traps",
-            "### BEGIN SOLUTION\ntraps = sum(1 for op in TRACE if op in ('in', 'out', 'hlt'))\n"
-            "### END SOLUTION",
-        ),
-        check(
-            "traps",
-            'check.equal(traps, 3, what="the number of traps", '
-            'hint="did you count the OUT instruction?")',
-            2,
-        ),
-        new_markdown_cell("Which technique changes the guest kernel?"),
-        answer("kind", "### BEGIN SOLUTION\nkind = 'paravirtualization'\n### END SOLUTION"),
-        check("kind", f"check.choice(kind, 'paravirtualization', options={options})", 1),
-        answer(
-            "double",
-            "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-        ),
-        check("double", 'check.equal(double(2), 4, what="double(2)")', 1),
-        check("double", 'check.equal(double(-3), -6, what="double(-3)")', 2),
-        new_code_cell(
-            "assert traps == 3  # instructor's own test", metadata={"tags": ["solution-only"]}
-        ),
-    ]
-    return new_notebook(cells=cells, metadata={"course": {"exercise": EXERCISE}})
-
-
-def write_exercise(root: Path) -> Path:
-    """An exercises/ folder holding the sample's solution and its released student copy."""
-    exercises = root / "exercises"
-    (exercises / "solutions").mkdir(parents=True)
-    nbformat.write(solution_notebook(), exercises / "solutions" / f"{EXERCISE}.ipynb")
-    release.release(exercises)
-    return exercises
-
-
-def student(exercises: Path) -> nbformat.NotebookNode:
-    return nbformat.read(exercises / f"{EXERCISE}.ipynb", as_version=4)
-
-
-def answered(exercises: Path, **answers: str) -> nbformat.NotebookNode:
-    """The student copy with answers written in (default: a correct answer of each question)."""
-    nb = student(exercises)
-    for cell in nb.cells:
-        for question in POINTS:
-            if f"answer:{question}" in cell.metadata.get("tags", []):
-                cell.source = answers.get(question, ANSWERS[question])
-    return nb
-
-
-def without_checks(nb: nbformat.NotebookNode, *questions: str) -> list[nbformat.NotebookNode]:
-    """The cells of `nb` minus the check cells of `questions`; returns the removed cells."""
-    removed = [
-        c for c in nb.cells if any(f"check:{q}" in c.metadata.get("tags", []) for q in questions)
-    ]
-    nb.cells = [c for c in nb.cells if c not in removed]
-    return removed
-
-
-def sample_job(tmp_path: Path, key: str = "s0") -> Job:
-    exercises = tmp_path / "exercises"
-    if not exercises.exists():
-        write_exercise(tmp_path)
-    exercise = load_exercises(exercises)[EXERCISE]
-    return Job(
-        key, graded_copy(student(exercises), exercise, pristine_checks(exercise), {}, 60), 60
-    )
-
-
-def class_of_submissions(exercises: Path, folder: Path) -> None:
-    folder.mkdir()
-    solution = nbformat.read(exercises / "solutions" / f"{EXERCISE}.ipynb", as_version=4)
-    write = {
-        "solution": solution,
-        "untouched": student(exercises),
-        "alternative": answered(
-            exercises,
-            traps="traps = len([op for op in TRACE if op != 'mov'])",
-            kind="kind = '  Paravirtualization '",
-            double="double = lambda x: x + x",
-        ),
-        "wrong": answered(exercises, traps="traps = 4"),
-        "silenced": answered(
-            exercises,
-            traps="import sys\nget_ipython().showtraceback = lambda *a, **k: None\n"
-            "sys.excepthook = lambda *a: None\ntraps = 4",
-        ),
-        "exception": answered(exercises, kind="raise ValueError('no idea')"),
-        "loop": answered(exercises, kind="while True:\n    pass"),
-        "killer": answered(exercises, traps="import os\nos._exit(1)"),
-    }
-    edited = answered(exercises, traps="traps = 5")
-    for cell in edited.cells:
-        if any(tag.startswith("check:") for tag in cell.metadata.get("tags", [])):
-            cell.source = "print('all good')"
-    edited.cells.append(check("traps", "pass", 100))  # a forged extra check
-    write["edited"] = edited
-    deleted = answered(exercises, traps="traps = 5")
-    without_checks(deleted, "traps", "double")
-    write["deleted"] = deleted
-    reordered = answered(exercises)
-    reordered.cells = without_checks(reordered, "traps", "kind", "double")[::-1] + reordered.cells
-    write["reordered"] = reordered
-    for name, nb in write.items():
-        nbformat.write(nb, folder / f"{name}.ipynb")
-    nbformat.write(answered(exercises), folder / "renamed copy.ipynb")
-    text = (folder / "solution.ipynb").read_text()
-    (folder / "truncated.ipynb").write_text(text[: len(text) // 2])
-    (folder / "not_a_notebook.ipynb").write_text("These are my notes, not a notebook.\n")
-    orphan = student(exercises)
-    orphan.metadata["course"]["exercise"] = "42_nothing"
-    nbformat.write(orphan, folder / "unknown_exercise.ipynb")
-
-
-def run_grade(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "vizlib.grading", "grade", *args]
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300
-    )
-
-
-def read_rows(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as source:
-        rows = list(csv.DictReader(source))
-    return {(Path(row["submission"]).stem, row["question"]): row for row in rows}
-
-
-def total(rows: dict, submission: str) -> int:
-    return sum(int(row["points"]) for (name, _), row in rows.items() if name == submission)
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict:
-    """One `grade` run over the whole class; returns rows, output and the files' bytes."""
-    root = tmp_path_factory.mktemp("class")
-    exercises = write_exercise(root)
-    class_of_submissions(exercises, root / "submissions")
-    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (root / "submissions").iterdir()}
-    result = run_grade(root, "submissions", "--csv", "grades.csv", "--cell-timeout", CELL_TIMEOUT)
-    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (root / "submissions").iterdir()}
-    return {
-        "result": result,
-        "rows": read_rows(root / "grades.csv"),
-        "before": before,
-        "after": after,
-    }
+def exercises(tmp_path_factory) -> Path:
+    """The demo exercise, released once (the release runs the solution)."""
+    return write_exercise(tmp_path_factory.mktemp("demo"))
 
 
-def test_grade_finishes_with_status_0_and_a_progress_line_per_submission(graded):
-    result = graded["result"]
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    assert len(lines) == 15
-    assert any(line.startswith("[15/15] ") for line in lines)
-    assert "submissions/solution.ipynb  99_demo  6/6  checks passed: 4 of 4" in result.stdout
-    assert "public" not in result.stdout and "all tests passed" not in result.stdout
-
-
-def test_gradebook_columns_and_one_row_per_question(graded):
-    rows = graded["rows"]
-    solution = [row for (name, _), row in rows.items() if name == "solution"]
-    assert [row["question"] for row in solution] == ["traps", "kind", "double"]
-    assert solution[0]["submission"] == os.path.join("submissions", "solution.ipynb")
-    assert list(solution[0]) == ["submission", "exercise", "question", "points", "max_points",
-                                 "status", "message"]  # fmt: skip
-    assert {row["max_points"] for row in solution} == {"2", "1", "3"}
-
-
-def test_the_solution_and_an_alternative_correct_answer_get_full_marks(graded):
-    rows = graded["rows"]
-    for name in ("solution", "alternative", "renamed copy"):
-        assert total(rows, name) == 6, name
-        assert {rows[name, q]["status"] for q in POINTS} == {"passed"}
-
-
-def test_the_untouched_student_copy_gets_zero_with_every_check_failed(graded):
-    rows = graded["rows"]
-    assert total(rows, "untouched") == 0
-    for question, where in (("traps", "answer cell: "), ("kind", "answer cell: "), ("double", "")):
-        row = rows["untouched", question]  # the answer cell of `double` defines a function
-        assert row["status"] == "failed"
-        assert row["message"] == (
-            f"{where}NotImplementedError: Question {question}: write your answer here, "
-            "then run the check cell below."
-        )
-
-
-def test_a_wrong_answer_fails_with_the_helpers_message(graded):
-    rows = graded["rows"]
-    assert rows["wrong", "traps"]["status"] == "failed"
-    assert rows["wrong", "traps"]["message"] == (
-        "expected the number of traps to be 3, got 4: did you count the OUT instruction?"
-    )
-    assert total(graded["rows"], "wrong") == 4
-
-
-def test_edited_deleted_or_reordered_checks_are_put_back(graded):
-    rows = graded["rows"]
-    for name in ("edited", "deleted"):
-        assert rows[name, "traps"]["status"] == "failed", name
-        assert "got 5" in rows[name, "traps"]["message"]
-        assert total(rows, name) == 4, name
-        assert rows[name, "traps"]["max_points"] == "2"
-    assert total(rows, "reordered") == 6
-
-
-def test_an_endless_loop_costs_only_its_question(graded):
-    rows = graded["rows"]
-    assert rows["loop", "kind"]["status"] == "timeout"
-    assert rows["loop", "kind"]["points"] == "0"
-    assert "ran longer than 5 s" in rows["loop", "kind"]["message"]
-    assert rows["loop", "traps"]["status"] == rows["loop", "double"]["status"] == "passed"
-    assert total(rows, "loop") == 5
-
-
-def test_an_exception_is_an_error_with_its_type_and_message(graded):
-    row = graded["rows"]["exception", "kind"]
-    assert (row["status"], row["points"]) == ("error", "0")
-    assert row["message"] == "answer cell: ValueError: no idea"
-    assert total(graded["rows"], "exception") == 5
-
-
-def test_a_dead_kernel_is_reported_and_the_rest_graded_on_a_fresh_one(graded):
-    rows = graded["rows"]
-    assert rows["killer", "traps"]["status"] == "error"
-    assert "kernel died" in rows["killer", "traps"]["message"]
-    assert rows["killer", "kind"]["status"] == rows["killer", "double"]["status"] == "passed"
-    assert total(rows, "killer") == 4
-
-
-def test_a_hidden_traceback_still_counts_as_failed(graded):
-    row = graded["rows"]["silenced", "traps"]
-    assert (row["status"], row["points"]) == ("failed", "0")
-    assert row["message"].startswith("expected the number of traps to be 3, got 4")
-
-
-def test_files_that_are_not_gradable_notebooks_get_a_bad_notebook_row(graded):
-    rows = graded["rows"]
-    for name, reason in (
-        ("truncated", "invalid JSON"),
-        ("not_a_notebook", "not a notebook: the file does not hold JSON"),
-        ("unknown_exercise", "unknown exercise id '42_nothing'"),
-    ):
-        row = rows[name, ""]
-        assert row["status"] == "bad-notebook", name
-        assert reason in row["message"], name
-        assert (row["points"], row["max_points"]) == ("0", "0")
-
-
-def test_submissions_are_byte_identical_after_grading(graded):
-    assert graded["before"] == graded["after"]
-
-
-@pytest.fixture(scope="module")
-def graded_with_hidden(tmp_path_factory) -> dict:
-    """A `grade` run with instructor-only checks and a 6 s limit per notebook."""
-    root = tmp_path_factory.mktemp("hidden")
-    exercises = write_exercise(root)
-    hidden = root / "hidden"
-    hidden.mkdir()
-    (hidden / f"{EXERCISE}.py").write_text(
-        "# Checks the students do not see.\n"
-        "# %% check:double points=2\n"
-        "check.equal(double(0), 0, what='double(0)')\n"
-        "check.equal(double(10), 20, what='double(10)')\n"
-        "# %% check:traps points=1\n"
-        "check.true(isinstance(traps, int), 'traps should be an int')\n"
-    )
-    folder = root / "submissions"
-    folder.mkdir()
-    nbformat.write(answered(exercises), folder / "honest.ipynb")
-    nbformat.write(
-        answered(exercises, double="double = {2: 4, -3: -6}.get"), folder / "gamed.ipynb"
-    )
-    slow = {q: f"import time\ntime.sleep(2.5)\n{ANSWERS[q]}" for q in POINTS}
-    nbformat.write(answered(exercises, **slow), folder / "slow.ipynb")
-    result = run_grade(
-        root, "submissions", "--csv", "grades.csv", "--extra-checks", "hidden",
-        "--cell-timeout", CELL_TIMEOUT, "--timeout", "6", "--jobs", "1",
-    )  # fmt: skip
-    return {"result": result, "rows": read_rows(root / "grades.csv")}
-
-
-def test_hidden_checks_score_in_their_own_rows(graded_with_hidden):
-    rows = graded_with_hidden["rows"]
-    assert graded_with_hidden["result"].returncode == 0
-    assert rows["honest", "double:hidden"]["status"] == "passed"
-    assert (
-        rows["honest", "double:hidden"]["points"],
-        rows["honest", "traps:hidden"]["points"],
-    ) == ("2", "1")
-    assert total(rows, "honest") == 9
-    assert rows["gamed", "double"]["status"] == "passed"
-    gamed = rows["gamed", "double:hidden"]
-    assert (gamed["status"], gamed["points"]) == ("failed", "0")
-    assert gamed["message"] == "expected double(0) to be 0, got None"
-
-
-def test_the_summary_separates_public_and_hidden_checks(graded_with_hidden):
-    out = graded_with_hidden["result"].stdout
-    assert (
-        "gamed.ipynb  99_demo  7/9  public checks passed: 4 of 4, hidden checks passed: 1 of 2"
-        in out
-    )
-
-
-def test_the_notebook_time_limit_stops_a_slow_submission(graded_with_hidden):
-    rows = graded_with_hidden["rows"]
-    assert rows["slow", "traps"]["status"] == "passed"
-    stopped = [q for q in ("kind", "double") if rows["slow", q]["status"] == "timeout"]
-    assert stopped, rows
-    assert "used up its 6 s" in rows["slow", stopped[0]]["message"]
-
-
-# The command's refusals: grading cannot run, exit status 2, the reason on stderr.
+# --- the format ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("args", "reason"),
+    ("source", "reason"),
     [
-        (["missing.ipynb", "--csv", "out.csv"], "no such file or folder: missing.ipynb"),
-        (["subs", "--csv", "nowhere/out.csv"], "the folder nowhere does not exist"),
-        (["empty", "--csv", "out.csv"], "no notebooks"),
-        (["subs", "--csv", "out.csv", "--exercises", "nowhere"], "no solutions/ folder"),
+        ("check.exact(traps, 'n')", "holds one call: check.answer"),
+        ("check.answer('traps', check.exact(traps, 'n'))\nx = 1", "holds one call"),
+        (
+            "check.answer('kind', check.exact(traps, 'n'))",
+            'name its question first: check.answer("traps"',
+        ),
+        ("check.answer('traps', check.guess(traps, 'n'))", "each item is check.<kind>"),
+        ("check.answer('traps')", "needs at least one item"),
+        ("check.answer('traps', check.exact(traps, 'n'), points=3)", "takes the question id"),
+        ("check.answer('traps', check.exact(traps, 'n')", "must be valid Python"),
     ],
 )
-def test_grade_refuses_to_run_with_status_2(tmp_path, monkeypatch, capsys, args, reason):
-    write_exercise(tmp_path)
-    (tmp_path / "subs").mkdir()
-    (tmp_path / "empty").mkdir()
-    nbformat.write(student(tmp_path / "exercises"), tmp_path / "subs" / "a.ipynb")
-    monkeypatch.chdir(tmp_path)
-    assert main(["grade", *args]) == 2
-    assert reason in capsys.readouterr().err
-    assert not (tmp_path / "out.csv").exists()
+def test_a_check_cell_is_one_declarative_call(source, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        parse_question(source, "traps", 2)
 
 
-def test_grade_refuses_to_run_without_nbval(tmp_path, monkeypatch, capsys):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name: None if name == "nbval" else real(name)
+def test_check_cells_are_read_without_running_them():
+    question = parse_question(
+        'check.answer("t", check.hex(walk.gpa, "the gpa"), check.calls(f, "f", "call", [[1]]))',
+        "t",
+        3,
     )
-    nbformat.write(new_notebook(), tmp_path / "a.ipynb")
-    assert main(["grade", str(tmp_path / "a.ipynb"), "--csv", str(tmp_path / "out.csv")]) == 2
-    assert "nbval is not installed" in capsys.readouterr().err
+    assert [(item.kind, item.value) for item in question.items] == [
+        ("hex", "walk.gpa"),
+        ("calls", "f"),
+    ]
+    assert question.items[0].source == 'check.hex(walk.gpa, "the gpa")'
 
 
-def test_grade_without_paths_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as stop:
-        main(["grade", "--csv", "out.csv"])
-    assert stop.value.code == 2
+def test_the_format_refuses_a_broken_exercise():
+    nb = solution_notebook()
+    nb.cells[4].metadata["course"]["points"] = 0
+    with pytest.raises(ValueError, match="positive integer"):
+        parse_exercise(nb)
+    nb = solution_notebook()
+    nb.cells.insert(5, nbformat.from_dict(json.loads(json.dumps(nb.cells[4]))))
+    with pytest.raises(ValueError, match="a second check cell"):
+        parse_exercise(nb)
+    nb = solution_notebook()
+    nb.cells[1].source += "\n### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION"
+    with pytest.raises(ValueError, match="cell 1: a solution block belongs in a cell tagged"):
+        parse_exercise(nb)
+    nb = solution_notebook()
+    nb.metadata["course"]["devices"] = ["/dev/sda"]
+    with pytest.raises(ValueError, match="course.devices must be a list of"):
+        parse_exercise(nb)
 
 
-def test_hidden_checks_for_an_unknown_question_are_refused(tmp_path, monkeypatch, capsys):
-    write_exercise(tmp_path)
-    (tmp_path / "hidden").mkdir()
-    (tmp_path / "hidden" / f"{EXERCISE}.py").write_text("# %% check:nope points=1\npass\n")
-    nbformat.write(student(tmp_path / "exercises"), tmp_path / "a.ipynb")
-    monkeypatch.chdir(tmp_path)
-    assert main(["grade", "a.ipynb", "--csv", "out.csv", "--extra-checks", "hidden"]) == 2
-    assert "no question 'nope' in 99_demo" in capsys.readouterr().err
+# --- the release --------------------------------------------------------------------------------
 
 
-# Release: the student copy.
-
-
-def test_student_copy_has_placeholders_and_no_solution_text():
-    copy = release.student_copy(solution_notebook())
+def test_student_copy_has_placeholders_keys_and_no_solution(exercises):
+    copy = student(exercises)
     text = json.dumps(copy)
-    for solution in ("sum(1 for op", "'paravirtualization'\\n", "return 2 * x", "BEGIN SOLUTION",
-                     "instructor's own test"):  # fmt: skip
+    for solution in (
+        "sum(1 for op",
+        "return 2 * x",
+        "BEGIN SOLUTION",
+        "instructor's own test",
+        "zip(SCENARIOS",
+    ):
         assert solution not in text
     sources = [cell.source for cell in copy.cells]
     assert f"# YOUR CODE HERE\n{PLACEHOLDER.format('traps')}" in sources
     assert f"def double(x):\n    # YOUR CODE HERE\n    {PLACEHOLDER.format('double')}" in sources
-    assert len(copy.cells) == len(solution_notebook().cells) - 1
-    assert copy.metadata["course"]["exercise"] == EXERCISE
-
-
-def test_student_copy_clears_outputs_and_locks_check_cells():
-    nb = solution_notebook()
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.execution_count = 1
-            cell.outputs = [nbformat.v4.new_output("stream", text="3\n")]
-    copy = release.student_copy(nb)
-    code = [cell for cell in copy.cells if cell.cell_type == "code"]
-    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
-    checks = [c for c in code if any(t.startswith("check:") for t in c.metadata.get("tags", []))]
-    assert len(checks) == 4
+    checks = [
+        c for c in copy.cells if any(t.startswith("check:") for t in c.metadata.get("tags", []))
+    ]
+    assert len(checks) == len(POINTS)
+    assert all('key="' in c.source for c in checks)
     assert all(c.metadata["editable"] is False and c.metadata["deletable"] is False for c in checks)
+    assert all(c.outputs == [] for c in copy.cells if c.cell_type == "code")
 
 
-def test_student_copy_refuses_a_broken_exercise():
-    nb = solution_notebook()
-    nb.cells[4].metadata["course"]["points"] = 0
-    with pytest.raises(ValueError, match="positive integer"):
-        release.student_copy(nb)
-    nb = solution_notebook()
-    nb.cells[3].source = "### BEGIN SOLUTION\ntraps = 3"
-    with pytest.raises(ValueError, match="without"):
-        release.student_copy(nb)
-    nb = solution_notebook()
-    nb.cells[1].source += "\n### BEGIN SOLUTION\nsecret = 1\n### END SOLUTION"
-    with pytest.raises(ValueError, match="cell 1: a solution block belongs in a cell tagged"):
-        release.student_copy(nb)
+def test_keyed_moves_the_secret_arguments_into_the_key():
+    source = (
+        'check.answer(\n    "deploy",\n    check.mapping(\n        hypervisor,\n        "yours",\n'
+        '        also={"a": ["Xen"]},\n        hint="which one?",\n    ),\n)'
+    )
+    assert release.keyed(source, "KEY") == (
+        'check.answer(\n    "deploy",\n    check.mapping(\n        hypervisor,\n        "yours",\n'
+        '        hint="which one?",\n    ),\n    key="KEY",\n)'
+    )
+    one_line = 'check.answer("t", check.text(t, "the type", also=["type I"]))'
+    assert release.keyed(one_line, "K") == 'check.answer("t", check.text(t, "the type"), key="K")'
 
 
-def test_release_is_byte_stable_and_detects_stale_copies(tmp_path, capsys):
-    exercises = write_exercise(tmp_path)
+def test_release_is_byte_stable_and_detects_stale_copies(exercises, capsys):
     copy_path = exercises / f"{EXERCISE}.ipynb"
     first = copy_path.read_bytes()
     assert first.endswith(b"}\n") and not first.endswith(b"\n\n")
-    assert release.stale_copies(exercises) == []
     assert release.release(exercises) == []
-    assert copy_path.read_bytes() == first
     copy_path.write_bytes(first.replace(b"TRACE", b"TRACK"))
-    assert release.stale_copies(exercises) == [copy_path]
     assert main(["release", "--check", "--exercises", str(exercises)]) == 1
     assert f"stale: {copy_path}" in capsys.readouterr().out
-    assert copy_path.read_bytes() != first  # --check writes nothing
     assert main(["release", "--exercises", str(exercises)]) == 0
     assert copy_path.read_bytes() == first
-    assert main(["release", "--check", "--exercises", str(exercises)]) == 0
-    copy_path.unlink()
-    assert release.stale_copies(exercises) == [copy_path]
 
 
-# The graded copy: which cells run, in which order (no kernel needed).
+def test_release_says_which_solution_fails(tmp_path):
+    nb = solution_notebook()
+    nb.cells[1].source += "\nraise RuntimeError('broken set-up')"
+    (tmp_path / "solutions").mkdir()
+    nbformat.write(nb, tmp_path / "solutions" / "99_demo.ipynb")
+    with pytest.raises(
+        ValueError,
+        match="reference solution of 99_demo failed in a cell: RuntimeError: broken set-up",
+    ):
+        release.release(tmp_path)
 
 
-def graded_layout(exercises: Path, nb: nbformat.NotebookNode, hidden=None) -> list[str]:
-    """The graded copy's code cells as 'answer:q', 'check:q' or 'other'."""
+# --- the graded copy ----------------------------------------------------------------------------
+
+
+def layout(exercises: Path, nb: nbformat.NotebookNode) -> list[str]:
+    """The graded copy's code cells: 'answer:q', 'collect:q,...', 'final' or 'other'."""
     exercise = load_exercises(exercises)[EXERCISE]
-    copy = graded_copy(nb, exercise, pristine_checks(exercise), hidden or {}, 60)
+    collect = {q: [("x",)] for q in POINTS}
+    copy = graded_copy(nb, exercise, collect, 60)
     assert copy.notebook.metadata["grading"] == {"budget": 60}
+    names = {"answer": "answer:{}", "collect": "collect:{}"}
     return [
-        (f"{role.kind}:{role.question}" + (":hidden" if role.hidden else "")).replace(":None", "")
+        "final" if role.final else names.get(role.kind, "other").format(",".join(role.questions))
         for role in copy.roles
     ]
 
 
-RELEASED = ["other", "answer:traps", "check:traps", "answer:kind", "check:kind", "answer:double",
-            "check:double", "check:double"]  # fmt: skip
+RELEASED = [
+    "other",
+    "answer:traps",
+    "collect:traps",
+    "answer:kind",
+    "collect:kind",
+    "answer:double",
+    "collect:double",
+    "answer:classify",
+    "collect:classify",
+    "answer:cores",
+    "collect:cores",
+    "final",
+]
 
 
-def test_graded_copy_puts_checks_after_the_last_answer_cell(tmp_path):
-    exercises = write_exercise(tmp_path)
-    assert graded_layout(exercises, student(exercises)) == RELEASED
+def test_values_are_collected_at_the_end_of_each_section_and_at_the_end(exercises):
+    assert layout(exercises, student(exercises)) == RELEASED
+
+
+def test_a_cell_added_below_an_answer_belongs_to_its_section(exercises):
     nb = answered(exercises)
-    without_checks(nb, "traps")
-    nb.cells.insert(4, answer("traps", "traps += 0"))  # the student's second answer cell
-    nb.cells.insert(5, new_code_cell("scratch = 1"))
-    layout = graded_layout(exercises, nb)
-    assert layout[:5] == ["other", "answer:traps", "answer:traps", "check:traps", "other"]
+    at = next(i for i, c in enumerate(nb.cells) if "answer:traps" in c.metadata.get("tags", []))
+    nb.cells.insert(at + 1, new_code_cell("traps = 3"))
+    assert layout(exercises, nb)[:4] == ["other", "answer:traps", "other", "collect:traps"]
 
 
-def test_graded_copy_places_checks_of_a_deleted_answer_before_the_next_question(tmp_path):
-    exercises = write_exercise(tmp_path)
+def test_a_question_moved_down_is_collected_after_its_answer_and_keeps_the_others_in_place(
+    exercises,
+):
+    nb = answered(exercises)
+    moved = [c for c in nb.cells if "answer:kind" in c.metadata.get("tags", [])]
+    nb.cells = [c for c in nb.cells if c not in moved] + moved
+    assert layout(exercises, nb) == [
+        "other",
+        "answer:traps",
+        "collect:traps",
+        "answer:double",
+        "collect:double",
+        "answer:classify",
+        "collect:classify",
+        "answer:cores",
+        "collect:cores",
+        "answer:kind",
+        "collect:kind",
+        "final",
+    ]
+
+
+def test_a_question_without_answer_cells_is_collected_before_the_next_question(exercises):
     nb = answered(exercises)
     nb.cells = [c for c in nb.cells if "answer:kind" not in c.metadata.get("tags", [])]
-    without_checks(nb, "kind")
-    assert graded_layout(exercises, nb) == [c for c in RELEASED if c != "answer:kind"]
+    expected = [c for c in RELEASED if c not in ("answer:kind", "collect:kind")]
+    assert layout(exercises, nb) == [
+        c.replace("collect:traps", "collect:traps,kind") for c in expected
+    ]
 
 
-def test_graded_copy_drops_forged_checks_and_adds_hidden_ones_after_public(tmp_path):
-    exercises = write_exercise(tmp_path)
+def test_forged_check_and_collecting_cells_are_dropped_or_disarmed(exercises):
     nb = answered(exercises)
-    nb.cells.insert(0, check("kind", "pass", 50))
-    exercise = load_exercises(exercises)[EXERCISE]
-    hidden = parse_hidden_checks(
-        "# %% check:kind points=3\ncheck.true(kind, 'empty')\n", exercise, "h"
-    )
-    layout = graded_layout(exercises, nb, hidden)
-    assert layout == RELEASED[:5] + ["check:kind:hidden"] + RELEASED[5:]
+    forged = new_code_cell("pass", metadata={"tags": ["check:kind"], "course": {"points": 50}})
+    collecting = new_code_cell("print(1)", metadata={"grading": {"collect": True, "final": True}})
+    nb.cells[1:1] = [forged, collecting]
+    assert layout(exercises, nb) == [RELEASED[0], "other", *RELEASED[1:]]
 
 
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("x = 1\n# %% check:kind points=1\npass\n", "line 1: code before the first"),
-        ("# %% check:kind points=0\npass\n", "line 1: a marker reads"),
-        ("# %% check:kind\npass\n", "line 1: a marker reads"),
-    ],
-)
-def test_hidden_checks_file_errors_name_the_line(tmp_path, text, reason):
-    exercise = load_exercises(write_exercise(tmp_path))[EXERCISE]
-    with pytest.raises(ValueError, match=reason):
-        parse_hidden_checks(text, exercise, "h.py")
+# --- reading submissions ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
         (b"\xff\xfe binary", "not UTF-8 text"),
-        (b'{"cells": []}', "no nbformat 4 header"),
+        (b'{"cells": []}', "no nbformat 3 or 4 header"),
+        (b"notes", "does not hold JSON"),
         (
             b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 3}',
             "not a valid notebook",
@@ -566,8 +276,38 @@ def test_read_submission_says_why_a_file_is_not_gradable(tmp_path, content, reas
         read_submission(path, {})
 
 
-def test_read_submission_needs_an_exercise_id(tmp_path):
-    exercises = write_exercise(tmp_path)
+def test_an_invalid_notebook_still_names_its_exercise(tmp_path, exercises):
+    data = json.loads(nbformat.writes(answered(exercises)))
+    data["cells"][1]["outputs"] = "nonsense"
+    (tmp_path / "s.ipynb").write_text(json.dumps(data))
+    with pytest.raises(BadNotebook) as bad:
+        read_submission(tmp_path / "s.ipynb", load_exercises(exercises))
+    assert bad.value.exercise == EXERCISE
+    rows = gb.bad_notebook_rows("s", "s", str(bad.value), load_exercises(exercises)[EXERCISE])
+    assert [(r.exercise, r.question, r.max_points) for r in rows] == [
+        (EXERCISE, q, p) for q, p in POINTS.items()
+    ]
+
+
+def test_read_submission_repairs_tags_and_ids_and_converts_nbformat_3(tmp_path, exercises):
+    known = load_exercises(exercises)
+    data = json.loads(nbformat.writes(answered(exercises)))
+    data["cells"][3]["metadata"]["tags"] *= 2
+    data["cells"][4]["id"] = data["cells"][3]["id"]
+    (tmp_path / "s.ipynb").write_text(json.dumps(data))
+    repaired = read_submission(tmp_path / "s.ipynb", known)
+    assert repaired.notes == [
+        "warning: duplicated tags ignored (answer:traps)",
+        "warning: duplicated or missing cell ids renumbered",
+    ]
+    assert repaired.records == {("cores", 0): (8, 8)}
+    (tmp_path / "v3.ipynb").write_text(nbformat.writes(nbformat.convert(answered(exercises), 3), 3))
+    converted = read_submission(tmp_path / "v3.ipynb", known)
+    assert converted.notes == ["warning: converted from nbformat 3 to 4"]
+    assert converted.records == {("cores", 0): (8, 8)}
+
+
+def test_read_submission_needs_a_known_exercise_id(tmp_path, exercises):
     nb = student(exercises)
     del nb.metadata["course"]
     nbformat.write(nb, tmp_path / "s.ipynb")
@@ -575,55 +315,400 @@ def test_read_submission_needs_an_exercise_id(tmp_path):
         read_submission(tmp_path / "s.ipynb", load_exercises(exercises))
 
 
-def test_untouched_copy_cells_other_cells_pass_and_graded_ones_fail(tmp_path):
-    job = sample_job(tmp_path)
-    copy = job.graded
-    run_jobs([job], tmp_path / "run", cell_timeout=5)
-    verdicts = {
-        (role.kind, result.verdict) for role, result in zip(copy.roles, job.results, strict=True)
-    }
-    assert verdicts == {("other", "ok"), ("answer", "error"), ("check", "error"), ("answer", "ok")}
-    checks = [r for role, r in zip(copy.roles, job.results, strict=True) if role.kind == "check"]
-    assert [r.ename for r in checks] == ["NameError", "NameError", "NotImplementedError",
-                                         "NotImplementedError"]  # fmt: skip
+# --- running: re-runs after a stop --------------------------------------------------------------
 
 
-def test_a_timeout_reruns_the_rest_with_the_cell_emptied(tmp_path):
-    job = sample_job(tmp_path)
+def sample_job(exercises: Path, key: str = "s0") -> Job:
+    exercise = load_exercises(exercises)[EXERCISE]
+    copy = graded_copy(student(exercises), exercise, {q: [("x",)] for q in POINTS}, 60)
+    return Job(key, copy, 60, kernel=lambda sockets: {})
+
+
+def test_a_timeout_reruns_the_rest_with_the_cell_emptied(exercises):
+    job = sample_job(exercises)
     ok, loop = CellResult("ok"), CellResult("timeout", message="Timeout")
     job.merge({0: ok, 1: ok, 2: ok, 3: loop}, seconds=6.0)
     assert (job.done, job.start, job.spent) == (False, 4, 6.0)
     code = [c for c in job.graded.notebook.cells if c.cell_type == "code"]
     assert code[3].source.startswith("# not run when graded: this cell timed out")
-    job.merge(dict.fromkeys(range(8), CellResult("error", "NameError")), seconds=1.0)
+    job.merge(dict.fromkeys(range(12), CellResult("error", "NameError")), seconds=1.0)
     assert job.done
     assert job.results[:4] == [ok, ok, ok, loop]
     assert job.results[4] == CellResult("error", "NameError")
 
 
-def test_a_kernel_that_does_not_start_is_tried_again_then_given_up(tmp_path):
-    job = sample_job(tmp_path)
-    hung = {index: CellResult("no-kernel") for index in range(8)}
-    job.merge(hung, seconds=15.0)
-    assert (job.done, job.spent, job.start) == (False, 0.0, 0)
-    job.merge(hung, seconds=15.0)
-    job.merge(hung, seconds=15.0)
-    assert job.done and job.results == [None] * 8
+def test_a_kernel_that_does_not_start_is_tried_again_then_given_up(exercises):
+    job = sample_job(exercises)
+    hung = {index: CellResult("no-kernel") for index in range(12)}
+    for _ in range(3):
+        job.merge(hung, seconds=15.0)
+    assert job.done and job.results == [None] * 12 and job.spent == 0.0
     assert job.not_run == (
         "error",
         "grading could not run this notebook: its kernel did not start in 3 tries",
     )
 
 
-def test_a_failed_pytest_run_is_retried_one_notebook_at_a_time(tmp_path, monkeypatch):
-    calls = []
+def test_a_failed_pytest_run_is_retried_one_notebook_at_a_time(exercises, tmp_path, monkeypatch):
+    calls, finished = [], []
 
-    def broken(jobs, folder, cell_timeout):
+    def broken(jobs, folder, cell_timeout, done):
         calls.append([job.key for job in jobs])
-        return "pytest failed: boom"
+        return "pytest failed: boom", list(jobs)
 
     monkeypatch.setattr(runner, "run_pytest", broken)
-    jobs = [sample_job(tmp_path, "s0"), sample_job(tmp_path, "s1")]
-    run_jobs(jobs, tmp_path / "run", cell_timeout=5)
+    jobs = [sample_job(exercises, "s0"), sample_job(exercises, "s1")]
+    run_jobs(jobs, tmp_path, cell_timeout=5, done=finished.append)
     assert calls == [["s0", "s1"], ["s0"], ["s1"]]
-    assert all(job.done and job.not_run[1].endswith("pytest failed: boom") for job in jobs)
+    assert finished == jobs and all(job.not_run[1].endswith("pytest failed: boom") for job in jobs)
+
+
+# --- judging a run into rows --------------------------------------------------------------------
+
+
+def one_question() -> Reference:
+    """A reference for one question with two exact items whose answers are 3 and 'pv'."""
+    question = parse_question('check.answer("q", check.exact(a, "a"), check.exact(b, "b"))', "q", 4)
+    return Reference(
+        Exercise("99_demo", None, new_notebook(), {"q": question}),
+        {"q": question},
+        {"q": [ItemRef("exact", {"what": "a"}, 3), ItemRef("exact", {"what": "b"}, "pv")]},
+    )
+
+
+def rows_of(results: list[CellResult | None], notes=()) -> gb.Row:
+    roles = [Role("answer", ("q",)), Role("collect", ("q",)), Role("collect", ("q",), final=True)]
+    reference = one_question()
+    rows = gb.question_rows("s", "s", reference, roles, results, gb.Limits(5, 60), {}, list(notes))
+    return rows[0]
+
+
+def shown(**answers) -> str:
+    return json.dumps(
+        {
+            "answers": {
+                "q": [
+                    missing(NameError(v)) if isinstance(v, NameError) else encode(v)
+                    for v in answers.values()
+                ]
+            }
+        }
+    )
+
+
+def test_partial_credit_in_proportion_to_the_items_right():
+    row = rows_of([CellResult("ok"), CellResult("ok", collected=shown(a=3, b="hv")), None])
+    assert (row.points, row.max_points, row.status) == (2.0, 4, "partial")
+    assert row.message == "b: 'hv' is not right"
+
+
+def test_a_value_missing_at_the_section_end_is_taken_from_the_end_of_the_notebook():
+    early = shown(a=NameError("name 'a' is not defined"), b="pv")
+    row = rows_of(
+        [
+            CellResult("ok"),
+            CellResult("ok", collected=early),
+            CellResult("ok", collected=shown(a=3, b="wrong")),
+        ]
+    )
+    assert (row.points, row.status) == (4.0, "passed")
+
+
+def test_an_answer_cell_error_explains_a_failure_and_notes_are_added():
+    row = rows_of(
+        [
+            CellResult("error", "NotImplementedError", "write your answer"),
+            CellResult("ok", collected=shown(a=NameError("x"), b=NameError("y"))),
+            None,
+        ],
+        notes=["graded WITHOUT the sandbox (--no-sandbox)"],
+    )
+    assert (row.points, row.status) == (0.0, "failed")
+    assert row.message == (
+        "answer cell: NotImplementedError: write your answer; "
+        "graded WITHOUT the sandbox (--no-sandbox)"
+    )
+
+
+def test_a_stop_in_the_collecting_cell_costs_the_question():
+    row = rows_of([CellResult("ok"), CellResult("timeout"), None])
+    assert (row.points, row.status) == (0.0, "timeout")
+    assert row.message == "the collecting cell ran longer than 5 s (an endless loop?)"
+
+
+def test_answers_that_cannot_be_read_are_an_error_not_a_crash():
+    row = rows_of([CellResult("ok"), CellResult("ok", collected='{"answers": {"q": [1]}}'), None])
+    assert (row.status, row.message) == (
+        "error",
+        "your answers could not be read: the answers do not match the question's items",
+    )
+
+
+# --- the files ----------------------------------------------------------------------------------
+
+ROWS = [
+    gb.Row("subs/josé/04.ipynb", "josé", "04_pv", "a", 2, 2, "passed", ""),
+    gb.Row("subs/josé/04.ipynb", "josé", "04_pv", "b", 0.67, 2, "partial", "x"),
+    gb.Row("subs/josé/04 again.ipynb", "josé", "04_pv", "a", 0, 2, "failed", "y"),
+    gb.Row("subs/josé/04 again.ipynb", "josé", "04_pv", "b", 0, 2, "failed", "y"),
+    gb.Row("subs/ann/05.ipynb", "ann", "05_hw", "c", 0, 3, "timeout", "loop"),
+    gb.Row("subs/ann/notes.txt", "ann", "", "", 0, 0, "not-a-notebook", "not graded"),
+]
+
+
+def test_the_gradebook_is_utf8_with_a_bom_and_written_atomically(tmp_path):
+    path = tmp_path / "grades.csv"
+    gb.write_csv(ROWS, path)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfsubmission,student,exercise,")
+    assert "josé" in path.read_text("utf-8-sig")
+    assert gb.read_csv(path) == ROWS
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_the_summary_has_one_row_per_student_and_the_best_submission_per_exercise(tmp_path):
+    gb.write_summary(ROWS, tmp_path / "summary.csv")
+    with open(tmp_path / "summary.csv", newline="", encoding="utf-8-sig") as f:
+        assert list(csv.reader(f)) == [
+            ["student", "04_pv", "05_hw", "total"],
+            ["ann", "0", "0", "0"],
+            ["josé", "2.67", "0", "2.67"],
+        ]
+
+
+def test_merge_joins_shards_and_refuses_overlaps(tmp_path, capsys):
+    gb.write_csv(ROWS[:2], tmp_path / "a.csv")
+    gb.write_csv(ROWS[2:], tmp_path / "b.csv")
+    args = [
+        "merge",
+        str(tmp_path / "a.csv"),
+        str(tmp_path / "b.csv"),
+        "--csv",
+        str(tmp_path / "all.csv"),
+    ]
+    assert main([*args, "--summary", str(tmp_path / "s.csv")]) == 0
+    assert gb.read_csv(tmp_path / "all.csv") == ROWS
+    gb.write_csv(ROWS[1:3], tmp_path / "b.csv")
+    assert main(args) == 2
+    assert "subs/josé/04.ipynb is graded in both" in capsys.readouterr().err
+
+
+def test_shards_split_the_class_without_overlap():
+    found = [grader.Found(f"s{n:02}.ipynb", f"s{n:02}", Path(f"s{n:02}.ipynb")) for n in range(7)]
+    shards = [grader.shard_of(found, (k, 3)) for k in (1, 2, 3)]
+    assert sorted(item.name for shard in shards for item in shard) == sorted(f.name for f in found)
+    assert [len(shard) for shard in shards] == [3, 2, 2]
+    with pytest.raises(grader.GradingError, match="1 <= K <= N"):
+        grader.shard_of(found, (4, 3))
+
+
+class Page(html.parser.HTMLParser):
+    """What the report holds: its figures, its headings, its table cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.svgs, self.headings, self.cells, self._in = 0, [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self.svgs += tag == "svg"
+        self._in = tag if tag in ("h2", "td") else None
+
+    def handle_endtag(self, tag):
+        self._in = None
+
+    def handle_data(self, data):
+        if self._in == "h2":
+            self.headings.append(data)
+        elif self._in == "td":
+            self.cells.append(data)
+
+
+def test_the_report_draws_scores_and_pass_rates_and_lists_the_problems(tmp_path):
+    write_report(ROWS, tmp_path / "report.html")
+    page = Page()
+    page.feed((tmp_path / "report.html").read_text("utf-8"))
+    assert page.svgs == 2
+    assert page.headings == [
+        "Score distribution",
+        "Pass rate per question, hardest first",
+        "Submissions that errored or timed out",
+    ]
+    assert page.cells[:3] == ["subs/ann/05.ipynb", "05_hw", "c"] and "not-a-notebook" in page.cells
+    assert [name for name, _, _ in pass_rates(ROWS)] == ["04_pv/b", "05_hw/c", "04_pv/a"]
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["missing.ipynb", "--csv", "out.csv"], "no such file or folder: missing.ipynb"),
+        (["subs", "--csv", "nowhere/out.csv"], "the folder nowhere does not exist"),
+        (["empty", "--csv", "out.csv"], "no files in the folder empty"),
+        (["subs", "--csv", "out.csv", "--exercises", "nowhere"], "no solutions/ folder"),
+        (["subs", "--csv", "out.csv", "--shard", "3/2"], "must be K/N with 1 <= K <= N"),
+    ],
+)
+def test_grade_refuses_to_run_with_status_2(tmp_path, monkeypatch, capsys, exercises, args, reason):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "empty").mkdir()
+    nbformat.write(student(exercises), tmp_path / "subs" / "a.ipynb")
+    monkeypatch.chdir(tmp_path)
+    where = [] if "--exercises" in args else ["--exercises", str(exercises)]
+    try:
+        status = main(["grade", *args, *where])
+    except SystemExit as usage:  # argparse's own refusals
+        status = usage.code
+    assert status == 2
+    assert reason in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_grade_explains_how_to_install_bubblewrap(tmp_path, monkeypatch, capsys, exercises):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    nbformat.write(answered(exercises), tmp_path / "a.ipynb")
+    args = [
+        str(tmp_path / "a.ipynb"),
+        "--csv",
+        str(tmp_path / "g.csv"),
+        "--exercises",
+        str(exercises),
+    ]
+    assert main(["grade", *args]) == 2
+    error = capsys.readouterr().err
+    assert "sudo apt-get install bubblewrap" in error and "--no-sandbox" in error
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_grade_explains_a_refused_sandbox(tmp_path, monkeypatch, capsys, exercises):
+    refusing = tmp_path / "bwrap"
+    refusing.write_text(
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n"
+    )
+    refusing.chmod(0o755)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(refusing))
+    nbformat.write(answered(exercises), tmp_path / "a.ipynb")
+    args = [
+        str(tmp_path / "a.ipynb"),
+        "--csv",
+        str(tmp_path / "g.csv"),
+        "--exercises",
+        str(exercises),
+    ]
+    assert main(["grade", *args]) == 2
+    error = capsys.readouterr().err
+    assert "No permissions to create new namespace" in error
+    assert "--security-opt seccomp=unconfined" in error
+
+
+def test_without_an_installed_course_the_error_says_to_pass_exercises(
+    tmp_path, monkeypatch, capsys
+):
+    import vizlib.course
+
+    monkeypatch.setattr(vizlib.course, "ROOT", tmp_path)
+    nbformat.write(new_notebook(), tmp_path / "a.ipynb")
+    assert main(["grade", str(tmp_path / "a.ipynb"), "--csv", str(tmp_path / "g.csv")]) == 2
+    assert "pass --exercises DIR" in capsys.readouterr().err
+
+
+def test_hidden_checks_for_an_unknown_question_are_refused(exercises):
+    exercise = load_exercises(exercises)[EXERCISE]
+    with pytest.raises(ValueError, match="line 1: no question 'nope' in 99_demo"):
+        parse_hidden_checks(
+            "# %% check:nope points=1\ncheck.answer('nope', check.exact(x, 'x'))\n",
+            exercise,
+            "h.py",
+        )
+    with pytest.raises(ValueError, match="line 1: code before the first"):
+        parse_hidden_checks("x = 1\n# %% check:kind points=1\n", exercise, "h.py")
+
+
+# --- one grading run: hidden checks, the notebook time limit, --no-sandbox, summary, report -----
+
+HIDDEN = (
+    "# Checks the students do not see.\n# %% check:double points=2\n"
+    'check.answer("double", check.calls(double, "double", probe="call", '
+    "examples=[[0], [10]]))\n"
+)
+
+
+@pytest.fixture(scope="module")
+def second_run(tmp_path_factory, exercises) -> dict:
+    root = tmp_path_factory.mktemp("second")
+    shutil.copytree(exercises, root / "exercises")
+    (root / "hidden").mkdir()
+    (root / "hidden" / f"{EXERCISE}.py").write_text(HIDDEN)
+    folder = root / "submissions"
+    folder.mkdir()
+    nbformat.write(answered(exercises), folder / "honest.ipynb")
+    nbformat.write(
+        answered(exercises, double="double = {2: 4, -3: -6}.get"), folder / "gamed.ipynb"
+    )
+    slow = {q: f"import time\ntime.sleep(2.5)\n{ANSWERS[q]}" for q in ("traps", "kind", "double")}
+    nbformat.write(answered(exercises, **slow), folder / "slow.ipynb")
+    reader = answered(exercises, record=None, **{**WRONG, "traps": READ_THE_SOLUTIONS})
+    nbformat.write(reader, folder / "reads_the_solutions.ipynb")
+    lines = []
+    monkey = pytest.MonkeyPatch()
+    monkey.chdir(root)
+    try:
+        grader.grade(
+            ["submissions"],
+            "grades.csv",
+            exercises_dir="exercises",
+            extra_checks="hidden",
+            cell_timeout=5,
+            timeout=6,
+            jobs=1,
+            sandboxed=False,
+            summary="summary.csv",
+            report="report.html",
+            echo=lambda line: lines.append((time.monotonic(), line)),
+        )
+    finally:
+        monkey.undo()
+    return {"rows": read_rows(root / "grades.csv"), "lines": lines, "root": root}
+
+
+def test_hidden_checks_score_in_their_own_rows(second_run):
+    rows = second_run["rows"]
+    assert rows["honest", "double:hidden"]["status"] == "passed"
+    assert rows["honest", "double:hidden"]["points"] == "2"
+    assert rows["gamed", "double"]["status"] == "failed"  # the grader's own inputs catch it
+    gamed = rows["gamed", "double:hidden"]
+    assert (gamed["status"], gamed["points"]) == ("failed", "0")
+    assert gamed["message"].startswith("double: wrong for 7 of 7 inputs: for [0] it gave None")
+
+
+def test_without_the_sandbox_every_row_says_so_and_a_cheat_reads_the_solutions(second_run):
+    rows = second_run["rows"]
+    assert all(
+        "graded WITHOUT the sandbox (--no-sandbox)" in row["message"] for row in rows.values()
+    )
+    assert second_run["lines"][0][1].endswith("NOT sandboxed (--no-sandbox), 1 jobs")
+    assert rows["reads_the_solutions", "traps"]["points"] == str(POINTS["traps"]), rows[
+        "reads_the_solutions", "traps"
+    ]
+
+
+def test_the_notebook_time_limit_stops_a_slow_submission(second_run):
+    rows = second_run["rows"]
+    assert rows["slow", "traps"]["status"] == "passed"
+    stopped = [q for q in ("kind", "double") if rows["slow", q]["status"] == "timeout"]
+    assert stopped and "used up its 6 s" in rows["slow", stopped[0]]["message"]
+
+
+def test_progress_comes_per_submission_as_each_finishes(second_run):
+    times = {line.split()[1]: at for at, line in second_run["lines"] if line.startswith("[")}
+    assert len(times) == 4
+    assert times["submissions/slow.ipynb"] - times["submissions/honest.ipynb"] > 2
+
+
+def test_the_summary_and_report_are_written(second_run):
+    root = second_run["root"]
+    summary = (root / "summary.csv").read_text("utf-8-sig").splitlines()
+    assert summary[0] == f"student,{EXERCISE},total"
+    assert summary[2].startswith("honest,12,12")
+    assert (root / "report.html").read_text().count("<svg") == 2
+    assert total(second_run["rows"], "honest") == 12

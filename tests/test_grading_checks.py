@@ -1,135 +1,247 @@
-"""The check helpers students run: their pass lines and the words of their failures."""
+"""The checks students run and the grader's judge: how answers are read, keys, the messages."""
 
 from __future__ import annotations
+
+import base64
+import json
 
 import numpy as np
 import pytest
 
 from vizlib import grading as check
+from vizlib.grading import judge, plain
+from vizlib.grading.checks import item_salt, read_key, write_key
+
+SALT = "99_demo/q"
 
 
-def fails(call, *args, **kwargs) -> str:
-    """The CheckFailed message of a call that must fail."""
+def keyed(*pairs: tuple[check.Item, object]) -> str:
+    """A key for the items, each paired with its reference answer (as the release makes it)."""
+    keys = [
+        judge.make_key(item.kind, reference, item.args, item_salt(SALT, number))
+        for number, (item, reference) in enumerate(pairs)
+    ]
+    return write_key(SALT, keys)
+
+
+def verdict(item: check.Item, reference: object) -> judge.Verdict:
+    """The grader's verdict on the item's value, judged as plain data against the reference."""
+    salt = item_salt(SALT, 0)
+    key = judge.make_key(item.kind, reference, item.args, salt)
+    value = plain.decode(plain.encode(item.value))
+    return judge.judge(item.kind, value, key, item.plain_args(), salt)
+
+
+def fails(item: check.Item, reference: object) -> str:
+    """The message of a self-check that must fail; the grader must say the same."""
     with pytest.raises(check.CheckFailed) as failure:
-        call(*args, **kwargs)
+        check.answer("q", item, key=keyed((item, reference)))
+    assert verdict(item, reference).message == str(failure.value)
     return str(failure.value)
 
 
 def test_check_failed_is_an_assertion_error():
     assert issubclass(check.CheckFailed, AssertionError)
-    assert check.CheckFailed is not AssertionError
 
 
-def test_passing_checks_print_one_short_line(capsys):
-    check.equal(3, 3, what="the number of traps")
-    check.equal(3.0, 3)
-    check.close(0.1 + 0.2, 0.3)
-    check.choice("b", "b", options=["a", "b"])
-    check.same_items(["y", "x"], ["x", "y"])
-    check.mapping({"a": 1}, {"a": 1}, what="the classes")
-    check.true(1 < 2, "one is not below two")
+def test_passing_items_print_one_line_each(capsys):
+    items = [
+        (check.exact(3, "the number of traps"), 3),
+        (check.choice("B", "the letter", options=["a", "b"], explanation="b it is"), "b"),
+        (check.number(0.1 + 0.2, "the sum"), 0.3),
+    ]
+    check.answer("q", *[item for item, _ in items], key=keyed(*items))
     assert capsys.readouterr().out == (
-        "✓ the number of traps: correct\n✓ correct\n✓ correct\n✓ correct\n✓ correct\n"
-        "✓ the classes: correct\n✓ correct\n"
+        "✓ the number of traps: correct\n✓ the letter: correct: b it is\n✓ the sum: correct\n"
     )
 
 
-def test_equal_says_what_was_expected_and_the_hint():
-    message = fails(check.equal, 5, 3, what="the number of traps", hint="did you count OUT?")
-    assert message == "expected the number of traps to be 3, got 5: did you count OUT?"
-    assert fails(check.equal, "3", 3) == "expected the answer to be 3, got '3'"
+def test_a_student_key_holds_no_answer_in_clear():
+    item = check.mapping({}, "your classes", also={"a": ["Xen-HVM"]})
+    key = keyed((item, {"a": "paravirtualization", "b": 1.0405}))
+    decoded = base64.b64decode(key).decode()
+    for answer in ("paravirtualization", "Xen", "xen", "1.0405"):
+        assert answer not in decoded
+    assert read_key(key)["salt"] == SALT
 
 
-def test_equal_names_types_when_values_look_alike():
-    class Three:
-        def __repr__(self):
-            return "3"
-
-    assert fails(check.equal, Three(), 3) == "expected the answer to be 3 (int), got 3 (Three)"
+def test_without_a_key_the_instructor_copy_shows_its_reference_answers(capsys):
+    check.answer("q", check.hex(0x3ABC, "the guest-physical address"))
+    assert "the guest-physical address: 0x3abc (the reference answer" in capsys.readouterr().out
 
 
-def test_equal_compares_arrays_as_a_whole(capsys):
-    check.equal(np.arange(3), np.array([0, 1, 2]))
-    assert capsys.readouterr().out == "✓ correct\n"
-    assert fails(check.equal, np.arange(3), np.arange(4)).startswith("expected the answer to be")
+def test_a_wrong_answer_gets_the_hint_never_the_expected_value():
+    message = fails(check.exact(5, "the number of traps", hint="did you count OUT?"), 3)
+    assert message == "the number of traps: 5 is not right: did you count OUT?"
 
 
-def test_long_values_are_cut_in_messages():
-    message = fails(check.equal, list(range(100)), [])
-    assert message.endswith("...") and len(message) < 140
-
-
-def test_close_reports_how_far_off_and_the_tolerance():
-    message = fails(check.close, 1500, 1200, rel=0.01, what="the exit cost")
-    assert (
-        message == "expected the exit cost to be close to 1200, got 1500 (25.0% off, allowed: 1%)"
+def test_answers_of_the_wrong_type_are_named():
+    assert fails(check.exact("3", "the count"), 3) == (
+        "the count: expected a whole number, got '3' (str)"
     )
-    assert fails(check.close, 1.0, 0.0, abs=0.5).endswith("got 1 (allowed: 0.0001% or 0.5)")
-    check.close(1.004, 1.0, rel=0.01)
-    check.close(0.4, 0.0, abs=0.5)
+    assert fails(check.exact(1, "whether it holds"), True) == (
+        "whether it holds: expected True or False, got 1 (int)"
+    )
+    assert fails(check.exact("i\n", "what it printed"), b"i\n") == (
+        "what it printed: expected bytes, got 'i\\n' (str)"
+    )
 
 
-def test_close_wants_a_number():
-    assert fails(check.close, "12", 12) == "expected the answer to be a number, got '12' (str)"
-    assert fails(check.close, True, 1) == "expected the answer to be a number, got True (bool)"
+def test_ints_and_floats_of_the_same_value_match_and_arrays_read_as_lists():
+    assert verdict(check.exact(3.0, "n"), 3).passed
+    assert verdict(check.exact(np.int64(7), "n"), 7).passed
+    assert verdict(check.sequence(np.array([1, 2]), "xs", each="exact"), [1, 2]).passed
+
+
+def test_hex_answers_are_read_in_any_base_and_shown_in_hex():
+    for answer in (0x3ABC, "0x3ABC", " 0x3abc ", "15036", "0x0000_3abc"):
+        assert verdict(check.hex(answer, "the address"), 0x3ABC).passed, answer
+    assert fails(check.hex(0x3ABD, "the address"), 0x3ABC) == "the address: 0x3abd is not right"
+    assert fails(check.hex("0x3ABD", "the address"), 0x3ABC) == "the address: 0x3abd is not right"
+    assert fails(check.hex(15037, "the address"), 0x3ABC) == "the address: 0x3abd is not right"
+    assert fails(check.hex("3abc", "the address"), 0x3ABC) == (
+        "the address: expected a whole number (0x... for hex is fine), got '3abc'"
+    )
+    message = fails(check.mapping({"ppc32": 0x12}, "the bytes", each="hex"), {"ppc32": 0x11})
+    assert "'ppc32': 0x12 is wrong" in message
+
+
+def test_numbers_are_judged_within_their_tolerance_with_a_hint_at_the_units():
+    assert verdict(check.number(1.004, "the slowdown", rel=0.01), 1.0).passed
+    assert fails(check.number(1500, "the cost", rel=0.01), 1200) == (
+        "the cost: 1500 is not within 1% of the answer"
+    )
+    assert fails(check.number(0.0024, "the share", rel=0.01), 2.4) == (
+        "the share: 0.0024 is off by a factor of about 1/1000: check the units"
+    )
+    assert fails(check.number("12", "the cost"), 12.0) == (
+        "the cost: expected a number, got '12' (str)"
+    )
+
+
+def test_text_ignores_case_spaces_punctuation_and_hyphens():
+    for answer in ("Type-1", " type 1 ", "TYPE  1.", "type_1"):
+        assert verdict(check.choice(answer, "the type", ["type 1", "type 2"]), "type 1").passed
+    assert verdict(check.text("kvm.ko", "the module"), "KVM.KO").passed
+    assert not verdict(check.text("kvm ko", "the module"), "/dev/kvm").passed
+    words = {"unprivileged": "not privileged", "but": ""}
+    item = check.text("**Sensitive, but unprivileged**", "the class", words=words)
+    assert verdict(item, "sensitive, not privileged").passed
+
+
+def test_text_accepts_the_alternatives_the_instructor_allows():
+    assert verdict(check.text("Xen", "the hypervisor", also=["Xen"]), "KVM").passed
+    assert not verdict(check.text("QEMU", "the hypervisor", also=["Xen"]), "KVM").passed
 
 
 def test_choice_explains_answers_outside_the_options():
     options = ["a", "b", "c"]
-    assert (
-        fails(check.choice, "x", "b", options=options) == "your answer 'x' is not one of: a, b, c"
+    assert fails(check.choice("x", "the letter", options), "b") == (
+        "the letter: 'x' is not one of: a, b, c"
     )
-    assert fails(check.choice, None, "b", options=options).startswith("you have not chosen")
-    assert fails(check.choice, "a", "b", options, hint="think of rings") == (
-        "'a' is not the right choice: think of rings"
+    assert fails(check.choice(None, "the letter", options), "b").startswith(
+        "the letter: you have not chosen an answer yet"
     )
 
 
-def test_choice_ignores_case_and_spaces_and_shows_the_explanation(capsys):
-    check.choice(" Paravirtualization ", "paravirtualization", ["full", "paravirtualization"],
-                 explanation="the guest kernel is modified")  # fmt: skip
-    assert capsys.readouterr().out == "✓ correct: the guest kernel is modified\n"
-
-
-def test_choice_refuses_a_correct_answer_outside_its_options():
-    with pytest.raises(ValueError, match="correct='d' must be one of options"):
-        check.choice("a", "d", options=["a", "b"])
-
-
-def test_same_items_names_missing_and_extra_items():
-    message = fails(check.same_items, ["popf", "mov"], ["popf", "sgdt", "smsw"], what="the traps")
-    assert message == "the traps: missing 'sgdt', 'smsw'; not expected: 'mov'"
-    assert fails(check.same_items, ["a", "a"], ["a"]) == "the items: not expected: 'a'"
-
-
-def test_same_items_wants_a_collection():
-    assert fails(check.same_items, "popf", ["popf"]) == (
-        "expected the items as a list of items, got 'popf' (str)"
-    )
-    assert "got 3 (int)" in fails(check.same_items, 3, [3])
-
-
-def test_mapping_names_each_wrong_key_without_the_right_value():
+def test_mapping_counts_its_keys_right_and_names_no_right_value():
     expected = {"popf": "sensitive", "sgdt": "sensitive", "nop": "innocuous"}
-    answer = {"popf": "privileged", "nop": "innocuous", "hlt": "privileged"}
-    message = fails(check.mapping, answer, expected, what="your classification")
+    answer = {"popf": "privileged", "nop": "innocuous", "hlt": "x", "cli": "y", "in": "z"}
+    message = fails(check.mapping(answer, "your classification"), expected)
     assert message == (
-        "your classification: 3 of 3 keys need another look: 'popf': 'privileged' is wrong; "
-        "'sgdt' is missing; 'hlt' was not asked for"
+        "your classification: 2 of 3 answers need another look: 'popf': 'privileged' is wrong; "
+        "'sgdt' is missing; 'hlt' was not asked for; 'cli' was not asked for; 'in' was not asked "
+        "for"
     )
     assert "sensitive" not in message
-    assert fails(check.mapping, ["popf"], expected) == (
-        "expected the answer as a dict like {'popf': ...}, got ['popf'] (list)"
+    assert fails(check.mapping(["popf"], "the classes"), expected) == (
+        "the classes: expected a dict like {'popf': ...}, got ['popf'] (list)"
     )
 
 
-def test_true_uses_the_given_message():
-    assert fails(check.true, 0, "the guest should trap on OUT") == "the guest should trap on OUT"
-
-
-def test_defined_returns_the_value_or_says_to_run_the_answer_cell(capsys):
-    assert check.defined("traps", {"traps": 3}) == 3
-    assert capsys.readouterr().out == ""
-    assert fails(check.defined, "traps", {}) == (
-        "you have not defined `traps` yet: run your answer cell (and check the spelling of `traps`)"
+def test_mapping_gives_partial_credit_per_key():
+    expected = {f"s{n}": "emulation" for n in range(6)}
+    answer = {**expected, "s4": "wrong", "s5": "wrong"}
+    assert verdict(check.mapping(answer, "the scenarios"), expected) == judge.Verdict(
+        4,
+        6,
+        "the scenarios: 2 of 6 answers need another look: 's4': 'wrong' is wrong; "
+        "'s5': 'wrong' is wrong",
     )
+
+
+def test_items_name_wrong_and_repeated_ones_and_count_the_missing():
+    expected = ["popf", "sgdt", "smsw"]
+    assert fails(check.items(["POPF", "mov"], "the traps"), expected) == (
+        "the traps: 'mov' should not be in the list"
+    )
+    assert fails(check.items(["popf", "popf"], "the traps"), expected) == (
+        "the traps: 'popf' listed more than once"
+    )
+    assert fails(check.items(["popf"], "the traps"), expected) == (
+        "the traps: you listed 1 items; the answer has 3"
+    )
+    assert fails(check.items("popf", "the traps"), expected) == (
+        "the traps: expected a list, got 'popf' (str)"
+    )
+
+
+def test_sequence_names_the_positions_that_are_wrong():
+    expected = ["nova-api", "nova-scheduler", "nova-compute"]
+    message = fails(
+        check.sequence(["nova-api", "nova-compute", "nova-scheduler"], "the path"), expected
+    )
+    assert message == "the path: the items at positions 2, 3 are not right"
+
+
+def test_order_accepts_every_order_that_keeps_the_constraints():
+    before = [(["open"], ["create", "run"], "open first"), (["create"], ["run"], "create first")]
+    item = check.order(["open", "create", "run"], "your steps", before=before)
+    key = keyed((item, ["open", "create", "run"]))
+    check.answer("q", check.order(["OPEN", "create", "run"], "your steps"), key=key)
+    with pytest.raises(check.CheckFailed, match="your steps: create first"):
+        check.answer("q", check.order(["open", "run", "create"], "your steps"), key=key)
+
+
+def test_calls_run_the_code_on_the_key_inputs_and_show_the_input(capsys):
+    reference = {"inputs": [[2], [-3]], "outputs": [4, -6]}
+    key = keyed((check.calls(None, "double", probe="call", examples=[[2], [-3]]), reference))
+    check.answer("q", check.calls(lambda x: x + x, "double", "call", [[2], [-3]]), key=key)
+    assert capsys.readouterr().out == "✓ double: correct\n"
+    with pytest.raises(check.CheckFailed) as failure:
+        check.answer("q", check.calls(lambda x: x * x, "double", "call", [[2], [-3]]), key=key)
+    assert str(failure.value) == "double: wrong for 1 of 2 inputs: for [-3] it gave 9"
+
+
+def test_own_machine_is_judged_against_the_evidence_of_the_same_machine():
+    assert judge.judge("own_machine", (True, True), {}, {"what": "w"}, "s").passed
+    assert not judge.judge("own_machine", (True, False), {}, {"what": "w"}, "s").passed
+    missing = judge.judge("own_machine", plain.Missing("no record"), {}, {"what": "w"}, "s")
+    assert "run the check cell of this question on your machine" in missing.message
+
+
+def test_plain_data_keeps_no_methods_of_its_own():
+    class Anything(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    data = plain.encode({"a": Anything("x"), "b": [b"\x00", {1, 2}, float("nan")]})
+    decoded = plain.decode(json.loads(json.dumps(data)))
+    assert type(decoded["a"]) is str and decoded["a"] != "y"
+    assert decoded["b"][0] == b"\x00" and decoded["b"][1] == frozenset({1, 2})
+    with pytest.raises(plain.NotPlain, match="use numbers, text"):
+        plain.encode(object())
+    with pytest.raises(ValueError, match="NaN"):
+        plain.loads('{"x": NaN}')
+    with pytest.raises(ValueError, match="unknown tag"):
+        plain.decode({"$code": "x"})
+
+
+def test_a_damaged_key_or_an_edited_check_cell_says_to_copy_the_cell_again():
+    with pytest.raises(ValueError, match="copy it again from the exercise as released"):
+        check.answer("q", check.exact(1, "x"), key="not base64!")
+    key = keyed((check.exact(1, "x"), 1))
+    with pytest.raises(ValueError, match="copy it again from the exercise as released"):
+        check.answer("q", check.exact(1, "x"), check.exact(2, "y"), key=key)

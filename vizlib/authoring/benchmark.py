@@ -14,6 +14,8 @@ to CI, measured on this machine, beside the course's goals.
 - Machine: guest instructions per second under each accelerator of `vizlib.machine`, and the cost
   of one exit in the Python VMM beside the same guest in qemu-system-x86_64; lesson 08's Linux
   guest booted on each accelerator (`vizlib.machine.linux`).
+- Grading: the grading command on a class of 200 copies of exercise 04, sandboxed: the time for
+  the class, and seconds per submission per core.
 - The installed size of the environment, and of a learner's: what `python3 scripts/course.py lab`
   installs, into a fresh virtual environment.
 `--write` stores the tables, with the machine they were measured on, in course/benchmarks.md.
@@ -82,9 +84,11 @@ GOALS = {
     "lesson": "every lesson executes in under 10 s",
     "suite": "the whole test suite runs in under twice its floor",
     "size": "a learner's environment (`lab`) under 450 MiB",
+    "grading": "grading exercise 04 in the sandbox: under 1.5 s per submission per core",
 }
 WIDGET_P95_MS, LESSON_SECONDS, SUITE_RATIO, LEARNER_MIB = 100.0, 10.0, 2.0, 450.0
 GUEST_BOOTS = 3  # boots of lesson 08's Linux guest per accelerator (the median is reported)
+GRADING_EXERCISE, GRADING_CLASS, GRADING_SECONDS = "04_paravirtualization", 200, 1.5
 
 
 def say(message: str) -> None:
@@ -743,6 +747,47 @@ def measure_guest(boots: int = GUEST_BOOTS) -> Section:
     return section
 
 
+# --- grading -------------------------------------------------------------------------------------
+
+
+def measure_grading(size: int = GRADING_CLASS) -> Section:
+    """The grading command on a class of `size` submissions, sandboxed, WORKERS jobs."""
+    from vizlib.grading.grader import GradingError, grade
+    from vizlib.grading.release import solved_copy
+
+    section = Section("Grading", ("figure", "value"))
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        (Path(tmp) / "class").mkdir()
+        solved = solved_copy(ROOT / "exercises", GRADING_EXERCISE)
+        for number in range(size):
+            nbformat.write(solved, Path(tmp) / "class" / f"student{number:03}.ipynb")
+        say(f"grading a class of {size} submissions of {GRADING_EXERCISE} ...")
+        start = time.perf_counter()
+        try:
+            rows = grade([Path(tmp) / "class"], Path(tmp) / "grades.csv", jobs=WORKERS,
+                         echo=lambda line: None)  # fmt: skip
+        except GradingError as error:
+            section.notes.append(f"n/a ({error})")
+            return section
+        seconds = time.perf_counter() - start
+    cores = min(WORKERS, os.cpu_count() or 1)
+    per_core = seconds * cores / size
+    full_marks = all(row.status == "passed" for row in rows)
+    section.rows += [
+        ("class", f"{size} solved copies of {GRADING_EXERCISE}, sandboxed, {WORKERS} jobs"),
+        ("time for the class", f"{seconds:.0f} s"),
+        ("seconds per submission per core", f"{per_core:.2f} s"),
+        ("every submission scored full marks", "yes" if full_marks else "**no**"),
+    ]
+    section.goals.append((GOALS["grading"], per_core < GRADING_SECONDS))
+    section.notes.append(
+        "The whole `grade` command: the reference run of the solution, then every submission "
+        "under pytest and nbval in its own kernel inside bubblewrap, judged in the grader. Per "
+        f"submission per core: the time for the class x {cores} cores / {size} submissions."
+    )
+    return section
+
+
 # --- environment ---------------------------------------------------------------------------------
 
 
@@ -868,6 +913,7 @@ def main(argv: list[str]) -> int:
         measure_simulators(),
         measure_machine(),
         measure_guest(),
+        measure_grading(),
         measure_environment(),
     ]
     text = report(sections, machine_description())

@@ -1,50 +1,88 @@
 """Self-grading exercises: the checks students run, and the instructor's grading command.
 
-In a notebook (Lesson 00)::
+In a notebook (Lesson 00), one check cell per question::
 
     from vizlib import grading as check
-    check.equal(traps, 3, what="the number of traps", hint="did you count the OUT instruction?")
+    check.answer("traps", check.exact(traps, "the number of traps", hint="count OUT"), key="...")
 
-Helpers: `equal`, `close`, `choice`, `same_items`, `mapping`, `true`, `defined`. A pass prints one
-line ("✓ correct"); a failure raises `CheckFailed` (an AssertionError) saying what is wrong.
+Items: `exact`, `hex`, `number`, `text`, `choice`, `items`, `sequence`, `mapping`, `order`,
+`calls` (code, run on inputs), `own_machine`. A pass prints one line per item ("✓ ..."); a failure
+raises `CheckFailed` (an AssertionError) saying what is wrong and hinting at the kind of mistake.
 
 Exercise format
 ---------------
 - Instructor source `exercises/solutions/NN_slug.ipynb`, notebook metadata
-  `{"course": {"exercise": "NN_slug"}}` (the exercise id, which survives renaming the file).
+  `{"course": {"exercise": "NN_slug"}}` (the exercise id, which survives renaming the file), and
+  `"devices": ["/dev/kvm"]` when its code needs that device inside the grading sandbox.
 - Each question has an id `[a-z0-9_-]+`. Its answer cells carry the tag `answer:<id>` and hold the
-  reference solution between `### BEGIN SOLUTION` and `### END SOLUTION` lines; its check cells
-  carry `check:<id>` and `metadata.course.points` (a positive int). Cells tagged `solution-only`
-  are left out of the student copy; other cells are untagged. Keep cell ids in the file (JupyterLab
-  and nbformat write them) so the student copy is byte-stable.
-- `python -m vizlib.grading release [--check] [--exercises DIR]` writes each student copy
-  `exercises/NN_slug.ipynb`: solution blocks become `# YOUR CODE HERE` and
-  `raise NotImplementedError(...)`, outputs are cleared, check cells are read-only. `--check`
-  writes nothing, lists stale copies and exits 1 if there are any.
+  reference solution between `### BEGIN SOLUTION` and `### END SOLUTION` lines; its one check cell
+  carries `check:<id>` and `metadata.course.points` (a positive int), and consists of one call,
+  `check.answer("<id>", check.<kind>(<value>, "<what>", ...), ...)`: it names the values, not
+  their answers. The answers come from running the solution. Cells tagged `solution-only` are left
+  out of the student copy; other cells are untagged.
+- `python -m vizlib.grading release [--check] [--exercises DIR]` runs each solution in a trusted
+  kernel and writes each student copy `exercises/NN_slug.ipynb`: solution blocks become
+  `# YOUR CODE HERE` and `raise NotImplementedError(...)`, outputs are cleared, check cells are
+  read-only and get a `key=`: salted hashes of the normalised answers (a masked number for answers
+  judged within a tolerance), never an answer in clear. `--check` writes nothing, lists stale
+  copies and exits 1 if there are any.
 
 Grading
 -------
-`python -m vizlib.grading grade PATH... --csv grades.csv [--exercises DIR] [--extra-checks DIR]
-[--cell-timeout 30] [--timeout 300] [--jobs 2]` grades notebooks (PATH: files or folders) with
-pytest + nbval on temporary copies, never touching the submissions. Before running, every check
-cell is replaced by the released one (matched by question id): edited, deleted, reordered or added
-check cells change nothing. A cell that loops past `--cell-timeout` or kills the kernel costs its
-question; the rest is re-run on a fresh kernel without it. `--timeout` caps a notebook's total cell
-time. A cell fails whenever the kernel reports an error, even with the traceback hidden.
+`python -m vizlib.grading grade PATH... --csv grades.csv [--summary S.csv] [--report R.html]
+[--exercises DIR] [--extra-checks DIR] [--cell-timeout 30] [--timeout 300] [--jobs 2]
+[--shard K/N] [--no-sandbox]` grades notebooks (PATH: files or folders; other files get a
+`not-a-notebook` row). It runs each solution once in a trusted kernel (the reference), then each
+submission with pytest + nbval, on a copy, in a kernel inside its own bubblewrap sandbox
+(`sandbox`). The copy keeps the submission's cells, drops its check cells, and adds cells that
+display the values each question names as plain data (`plain`), at the end of the question's
+section and again at the end of the notebook (a value missing at the first is taken from the
+second). For code questions they run the learner's code on inputs drawn now and never shipped.
+The grader judges those values against the reference's, as the self-checks do (`judge`): no code
+of a submission runs where the verdict is decided. A cell that loops past `--cell-timeout`,
+kills the kernel or prints too much costs its question; the rest is re-run on a fresh kernel.
 
-The gradebook has one row per (submission, question): `submission, exercise, question, points,
-max_points, status, message`, status one of passed, failed, timeout, error, bad-notebook (a file
-that is not a gradable notebook: one row, empty question). A question's points are those of its
-passing check cells; a timeout or a dead kernel in its cells gives it 0.
+The gradebook has one row per (submission, question): `submission, student, exercise, question,
+points, max_points, status, message`, status one of passed, partial (a question made of items:
+its points in proportion), failed, timeout, error, bad-notebook, not-a-notebook. Messages never
+show an expected value. `--summary` writes one row per student with a total per exercise;
+`--report` an HTML page with the score distribution, each question's pass rate and the
+submissions that failed to run. `merge GRADEBOOK... --csv all.csv` joins shards' gradebooks.
 
-`--extra-checks DIR`: instructor-only checks in `DIR/<exercise_id>.py`, cells opened by
-`# %% check:<question_id> points=<N>` lines. They run after the public checks of their question
-and score in a separate row whose question is `<question_id>:hidden`.
+`--extra-checks DIR`: instructor-only checks in `DIR/<exercise_id>.py` (see `hidden`), scored in
+rows whose question is `<question_id>:hidden`.
 
 Exit status 0 once the gradebook is written, whatever the scores; 2 when grading cannot run.
-Graded code runs with the grader's rights: this is not a sandbox.
 """
 
-from .checks import CheckFailed, choice, close, defined, equal, mapping, same_items, true
+from .checks import (
+    CheckFailed,
+    answer,
+    calls,
+    choice,
+    exact,
+    hex,
+    items,
+    mapping,
+    number,
+    order,
+    own_machine,
+    sequence,
+    text,
+)
 
-__all__ = ["CheckFailed", "choice", "close", "defined", "equal", "mapping", "same_items", "true"]
+__all__ = [
+    "CheckFailed",
+    "answer",
+    "calls",
+    "choice",
+    "exact",
+    "hex",
+    "items",
+    "mapping",
+    "number",
+    "order",
+    "own_machine",
+    "sequence",
+    "text",
+]

@@ -1,182 +1,218 @@
-"""Checks for exercise notebooks: a pass prints one short line, a failure says what is wrong.
+"""The check cells of an exercise: one `answer(...)` call per question. Lesson 00 shows them.
 
-Every failure raises `CheckFailed`, an AssertionError whose message is written for the student.
-Lesson 00 introduces them.
+    check.answer(
+        "translate",
+        check.hex(gpa, "the guest-physical address", hint="keep the page offset"),
+        check.exact(references, "the number of references"),
+        key="...",
+    )
+
+Each item names a value the question asks for and how it is read (see `judge`). In a student copy
+the `key` (written by the release) lets the cell say right or wrong without holding the answer;
+a failure raises `CheckFailed` with a hint about the kind of mistake. In the instructor's solution
+there is no key: the cell shows the reference answers that the release and the grader compute.
+The grader never runs these cells: it takes the values out of the kernel as plain data.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
 
-SHOW_LIMIT = 80  # characters of a value shown in a message before it is cut
+from . import judge, plain, probes
+from .messages import say
+
+RECORD = "own machine"  # the key of what an own_machine check displays (application/json,
+# a type nbformat 3 keeps too)
 
 
 class CheckFailed(AssertionError):
     """A check's verdict: what is wrong with an answer, in plain words. Lesson 00."""
 
 
-def equal(actual: Any, expected: Any, what: str | None = None, hint: str | None = None) -> None:
-    """Check `actual == expected`; `what` names the value ("the number of traps"). Lesson 00."""
-    if not _same(actual, expected):
-        want, got = _show(expected), _show(actual)
-        if want == got:  # same look, different type or no == of its own
-            want, got = f"{want} ({_kind(expected)})", f"{got} ({_kind(actual)})"
-        _fail(f"expected {what or 'the answer'} to be {want}, got {got}", hint)
-    _passed(what)
+@dataclass
+class Item:
+    """One value a question asks for, with how to read it (`judge.KINDS`) and its messages."""
+
+    kind: str
+    value: Any
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def plain_args(self) -> dict[str, Any]:
+        """The arguments as plain data (what the grader reads from the reference run)."""
+        return plain.decode(plain.encode(self.args))
 
 
-def close(
-    actual: Any,
-    expected: float,
+def exact(value: Any, what: str, hint: str | None = None) -> Item:
+    """A value compared exactly (a count, True/False, bytes, ...). Lesson 00."""
+    return Item("exact", value, _args(what, hint))
+
+
+def hex(value: Any, what: str, hint: str | None = None) -> Item:
+    """A whole number written as an int or as text in any base ("0x3abc"); shown in hex."""
+    return Item("hex", value, _args(what, hint))
+
+
+def number(
+    value: Any,
+    what: str,
     rel: float = 1e-6,
     abs: float = 0.0,  # named as in pytest.approx
-    what: str | None = None,
     hint: str | None = None,
-) -> None:
-    """Check a number within a relative (`rel`) or absolute (`abs`) tolerance. Lesson 00."""
-    subject = what or "the answer"
-    if isinstance(actual, bool) or not isinstance(actual, numbers.Real):
-        _fail(f"expected {subject} to be a number, got {_show(actual)} ({_kind(actual)})", hint)
-    if not math.isclose(actual, expected, rel_tol=rel, abs_tol=abs):
-        allowed = " or ".join(
-            text for text, on in ((f"{rel * 100:g}%", rel), (f"{abs:g}", abs)) if on
-        )
-        off = f"{math.fabs(actual - expected) / math.fabs(expected):.1%} off, " if expected else ""
-        _fail(
-            f"expected {subject} to be close to {expected:.6g}, got {actual:.6g} "
-            f"({off}allowed: {allowed})",
-            hint,
-        )
-    _passed(what)
+) -> Item:
+    """A number within a relative (`rel`) or absolute (`abs`) tolerance. Lesson 00."""
+    return Item("number", value, _args(what, hint, rel=rel, abs=abs))
+
+
+def text(
+    value: Any,
+    what: str,
+    hint: str | None = None,
+    words: dict[str, str] | None = None,
+    also: list[str] | None = None,
+) -> Item:
+    """Text compared ignoring case, spaces and punctuation; `words` maps phrases that mean the
+    same ({"unprivileged": "not privileged"}); `also` lists other accepted answers. Lesson 00."""
+    return Item("text", value, _args(what, hint, words=words, also=also))
 
 
 def choice(
-    answer: Any,
-    correct: Any,
-    options: Iterable[Any],
-    explanation: str | None = None,
+    value: Any,
+    what: str,
+    options: list[Any],
     hint: str | None = None,
-) -> None:
-    """Check a multiple-choice answer; text is compared ignoring case and spaces. Lesson 00.
-
-    A right answer prints the `explanation`; a wrong one prints the `hint`.
-    """
-    options = list(options)
-    if not any(_key(option) == _key(correct) for option in options):
-        raise ValueError(f"choice: correct={correct!r} must be one of options={options!r}")
-    listing = ", ".join(str(option) for option in options)
-    if answer is None or answer is Ellipsis or _key(answer) == "":
-        _fail(f"you have not chosen an answer yet: pick one of: {listing}")
-    if not any(_key(option) == _key(answer) for option in options):
-        _fail(f"your answer {_show(answer)} is not one of: {listing}")
-    if _key(answer) != _key(correct):
-        _fail(f"{_show(answer)} is not the right choice", hint)
-    print(f"✓ correct: {explanation}" if explanation else "✓ correct")
+    explanation: str | None = None,
+) -> Item:
+    """One of `options`, compared as text; a right answer shows the `explanation`. Lesson 00."""
+    return Item("choice", value, _args(what, hint, options=list(options), explanation=explanation))
 
 
-def same_items(
-    actual: Any, expected: Iterable[Any], what: str | None = None, hint: str | None = None
-) -> None:
-    """Check that `actual` holds the expected items, in any order; names missing and extra ones.
+def items(
+    value: Any, what: str, each: str = "text", hint: str | None = None, words: dict | None = None
+) -> Item:
+    """A collection in any order, each element read as `each` (text, exact, hex). Lesson 00."""
+    return Item("items", value, _args(what, hint, each=each, words=words))
 
-    Lesson 00.
-    """
-    subject = what or "the items"
-    if isinstance(actual, str | bytes | Mapping) or not isinstance(actual, Iterable):
-        _fail(f"expected {subject} as a list of items, got {_show(actual)} ({_kind(actual)})", hint)
-    missing, extra = list(expected), []
-    for item in actual:
-        found = next((k for k, want in enumerate(missing) if _same(item, want)), None)
-        if found is None:
-            extra.append(item)
-        else:
-            del missing[found]
-    problems = [
-        f"{label} {', '.join(map(_show, items))}"
-        for label, items in (("missing", missing), ("not expected:", extra))
-        if items
-    ]
-    if problems:
-        _fail(f"{subject}: {'; '.join(problems)}", hint)
-    _passed(what)
+
+def sequence(
+    value: Any, what: str, each: str = "text", hint: str | None = None, words: dict | None = None
+) -> Item:
+    """A list in one right order, each element read as `each`. Lesson 00."""
+    return Item("sequence", value, _args(what, hint, each=each, words=words))
 
 
 def mapping(
-    actual: Any, expected: Mapping[Any, Any], what: str | None = None, hint: str | None = None
-) -> None:
-    """Check a classification dict; names each wrong, missing or extra key. Lesson 00.
-
-    A wrong value is named without giving the right one, so the student still has to think.
-    """
-    subject = what or "the answer"
-    if not isinstance(actual, Mapping):
-        example = next(iter(expected), "key")
-        _fail(
-            f"expected {subject} as a dict like {{{example!r}: ...}}, "
-            f"got {_show(actual)} ({_kind(actual)})",
-            hint,
-        )
-    problems = []
-    for key, want in expected.items():
-        if key not in actual:
-            problems.append(f"{key!r} is missing")
-        elif not _same(actual[key], want):
-            problems.append(f"{key!r}: {_show(actual[key])} is wrong")
-    problems += [f"{key!r} was not asked for" for key in actual if key not in expected]
-    if problems:
-        wrong = f"{len(problems)} of {len(expected)} keys need another look"
-        _fail(f"{subject}: {wrong}: {'; '.join(problems)}", hint)
-    _passed(what)
+    value: Any,
+    what: str,
+    each: str = "text",
+    hint: str | None = None,
+    words: dict | None = None,
+    rel: float | None = None,
+    also: dict[Any, list] | None = None,
+) -> Item:
+    """A dict whose every key is an item of its own (partial credit); values read as `each`,
+    numbers within `rel`; `also` lists other accepted values per key. Lesson 00."""
+    return Item("mapping", value, _args(what, hint, each=each, words=words, rel=rel, also=also))
 
 
-def true(condition: Any, message: str) -> None:
-    """Check that `condition` holds; `message` says what is wrong when it does not. Lesson 00."""
-    if not condition:
-        _fail(message)
-    _passed(None)
+def order(value: Any, what: str, before: list[tuple[list, list, str]] | None = None) -> Item:
+    """A list in any order that keeps the constraints `before`: (firsts, thens, hint) says every
+    item of firsts comes before every item of thens, and what to say when it does not."""
+    return Item("order", value, _args(what, None, before=before))
 
 
-def defined(name: str, namespace: Mapping[str, Any]) -> Any:
-    """Return `namespace[name]`, or say the answer cell has not been run yet. Lesson 00.
-
-    Pass `globals()` as the namespace; nothing is printed when the name exists.
-    """
-    if name not in namespace:
-        _fail(
-            f"you have not defined `{name}` yet: run your answer cell "
-            f"(and check the spelling of `{name}`)"
-        )
-    return namespace[name]
+def calls(subject: Any, what: str, probe: str, examples: list, hint: str | None = None) -> Item:
+    """Code the question asks for (a function, a device class): `probes.PROBES[probe]` runs it on
+    each input; the self-check uses the `examples`, the grader adds inputs it draws itself."""
+    return Item("calls", subject, _args(what, hint, probe=probe, examples=list(examples)))
 
 
-def _fail(message: str, hint: str | None = None) -> NoReturn:
-    raise CheckFailed(f"{message}: {hint}" if hint else message)
+def own_machine(value: Any, what: str, evidence: Any, hint: str | None = None) -> Item:
+    """An answer about the learner's own machine, judged against `evidence` computed there; the
+    check cell's output records both, and the grader reads that record from the saved file."""
+    return Item("own_machine", value, _args(what, hint, evidence=evidence))
 
 
-def _passed(what: str | None) -> None:
-    print(f"✓ {what}: correct" if what else "✓ correct")
+def _args(what: str, hint: str | None, **more: Any) -> dict[str, Any]:
+    found = {"what": what, "hint": hint, **more}
+    return {name: value for name, value in found.items() if value is not None}
 
 
-def _same(actual: Any, expected: Any) -> bool:
+def answer(question: str, *answers: Item, key: str | None = None) -> None:
+    """Check one question's items against `key`; print a line per item, raise CheckFailed if any
+    is wrong. Without a key (the instructor's solution) show the reference answers."""
+    if not all(isinstance(item, Item) for item in answers):
+        raise TypeError("answer: give the items as check.exact(...), check.text(...), ...")
+    if key is None:
+        for item in answers:
+            shown = judge.show(item.value, item.kind)
+            print(say("recorded", what=item.args["what"], answer=shown))
+        return
+    keys = read_key(key)
+    if len(keys["items"]) != len(answers):
+        raise ValueError(say("damaged-key"))
+    failures = []
+    for number, (item, item_key) in enumerate(zip(answers, keys["items"], strict=True)):
+        verdict = judge_item(item, item_key, item_salt(keys["salt"], number), (question, number))
+        if not verdict.passed:
+            failures.append(verdict.message)
+        elif "explanation" in item.args:
+            print(say("correct-explained", **item.args))
+        else:
+            print(say("correct", what=item.args["what"]))
+    if failures:
+        raise CheckFailed("\n".join(failures))
+
+
+def judge_item(
+    item: Item, item_key: dict[str, Any], salt: str, where: tuple[str, int]
+) -> judge.Verdict:
+    """Judge one item in this kernel (the self-check), as the grader judges its plain value;
+    `where` (question id, item number) labels an own-machine record."""
     try:
-        return bool(actual == expected)
-    except (TypeError, ValueError):  # arrays: an element-wise result has no single truth value
-        import numpy
+        if item.kind == "calls":
+            runs = probes.run(item.args["probe"], item.value, plain.decode(item_key["in"]))
+            value = plain.decode(runs)
+        else:
+            value = plain.decode(plain.encode(item.value))
+            if item.kind == "own_machine":
+                evidence = plain.decode(plain.encode(item.args["evidence"]))
+                show_record(where, value, evidence)
+                value = (value, evidence)
+    except plain.NotPlain as error:
+        value = plain.Missing(str(error))
+    return judge.judge(item.kind, value, item_key, item.plain_args(), salt)
 
-        return bool(numpy.array_equal(actual, expected))
+
+def show_record(where: tuple[str, int], value: Any, evidence: Any) -> None:
+    """Display the own-machine record the grader reads back from the saved notebook."""
+    from IPython.display import display
+
+    record = {
+        "question": where[0],
+        "item": where[1],
+        "answer": plain.encode(value),
+        "evidence": plain.encode(evidence),
+    }
+    display({"application/json": {RECORD: record}, "text/plain": ""}, raw=True)
 
 
-def _key(value: Any) -> Any:
-    return value.strip().casefold() if isinstance(value, str) else value
+def item_salt(salt: str, number: int) -> str:
+    """The salt of the question's `number`-th item."""
+    return f"{salt}/{number}"
 
 
-def _kind(value: Any) -> str:
-    return type(value).__name__
+def write_key(salt: str, item_keys: list[dict[str, Any]]) -> str:
+    """A question's key as it is written in a student copy's check cell."""
+    data = json.dumps({"salt": salt, "items": item_keys}, separators=(",", ":"))
+    return base64.b64encode(data.encode()).decode()
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= SHOW_LIMIT else text[: SHOW_LIMIT - 3] + "..."
+def read_key(key: str) -> dict[str, Any]:
+    """The key written by `write_key`; ValueError when it was damaged."""
+    try:
+        return json.loads(base64.b64decode(key.encode(), validate=True))
+    except ValueError:
+        raise ValueError(say("damaged-key")) from None

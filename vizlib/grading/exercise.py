@@ -1,7 +1,13 @@
-"""The exercise notebook format: question ids, answer and check cells, points, solution blocks."""
+"""The exercise notebook format: question ids, answer and check cells, points, solution blocks.
+
+A check cell holds exactly one call, `check.answer("<question id>", check.<kind>(<value>, ...),
+...)`, read here without running it: the grader learns which values to take out of the kernel
+(the first argument of each item) and the release where to put the key. See the package docstring.
+"""
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,21 +16,34 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from .judge import KINDS
+
 ANSWER = "answer:"  # tag prefix of a question's answer cells
-CHECK = "check:"  # tag prefix of a question's check cells (their points in metadata.course.points)
+CHECK = "check:"  # tag prefix of a question's check cell (its points in metadata.course.points)
 SOLUTION_ONLY = "solution-only"  # tag of instructor cells left out of the student copy
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 QUESTION_ID = re.compile(r"[a-z0-9_-]+")
+SECRET_ARGS = ("also", "before")  # item arguments that give the answer away: kept out of copies
+DEVICES = ("/dev/kvm",)  # devices an exercise may ask the sandbox for (metadata course.devices)
 
 
 @dataclass(frozen=True)
-class Role:
-    """What a code cell is for in a graded notebook: kind is "answer", "check" or "other"."""
+class ItemSpec:
+    """One item of a check cell: its kind, its call's source, the value's source."""
 
     kind: str
-    question: str | None = None
-    points: int = 0
-    hidden: bool = False
+    source: str  # check.hex(gpa, "the guest-physical address")
+    value: str  # gpa
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question's check cell, read without running it."""
+
+    id: str
+    points: int
+    items: tuple[ItemSpec, ...]
+    hidden: bool = False  # instructor-only checks (`grade --extra-checks`)
 
 
 @dataclass(frozen=True)
@@ -34,8 +53,8 @@ class Exercise:
     id: str
     path: Path | None
     notebook: NotebookNode
-    questions: tuple[str, ...]  # in order of first appearance
-    points: dict[str, tuple[int, ...]]  # points of each check cell of a question, in order
+    questions: dict[str, Question]  # in the notebook's order
+    devices: tuple[str, ...] = ()
 
 
 def tags(cell: NotebookNode) -> list[str]:
@@ -63,15 +82,64 @@ def check_points(cell: NotebookNode) -> int | None:
     return points if type(points) is int and points > 0 else None
 
 
+def answer_call(source: str) -> ast.Call:
+    """The `check.answer(...)` call a check cell consists of; ValueError says what is wrong."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise ValueError(f"a check cell must be valid Python: {error}") from None
+    body = tree.body
+    call = body[0].value if len(body) == 1 and isinstance(body[0], ast.Expr) else None
+    if not (isinstance(call, ast.Call) and _is_check(call.func, "answer")):
+        raise ValueError('a check cell holds one call: check.answer("<question id>", items...)')
+    return call
+
+
+def parse_question(source: str, question: str, points: int, hidden: bool = False) -> Question:
+    """Read a check cell's `check.answer` call; ValueError says what to fix."""
+    call = answer_call(source)
+    first = call.args[0] if call.args else None
+    if not (isinstance(first, ast.Constant) and first.value == question):
+        raise ValueError(
+            f'check.answer must name its question first: check.answer("{question}", ...)'
+        )
+    if any(keyword.arg != "key" for keyword in call.keywords):
+        raise ValueError("check.answer takes the question id, its items and key=")
+    found = []
+    for node in call.args[1:]:
+        kind = node.func.attr if isinstance(node, ast.Call) and _is_check(node.func) else None
+        if kind not in KINDS or not node.args:
+            raise ValueError(
+                f"each item is check.<kind>(value, what, ...) with kind one of {KINDS}"
+            )
+        value = ast.get_source_segment(source, node.args[0])
+        found.append(ItemSpec(kind, ast.get_source_segment(source, node), value))
+    if not found:
+        raise ValueError(f"check.answer({question!r}) needs at least one item")
+    return Question(question, points, tuple(found), hidden)
+
+
+def _is_check(func: ast.expr, attr: str | None = None) -> bool:
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "check"
+        and (attr is None or func.attr == attr)
+    )
+
+
 def parse_exercise(nb: NotebookNode, path: Path | None = None) -> Exercise:
     """Check a solution notebook against the format; ValueError says what to fix where."""
     prefix = f"{path}: " if path else ""
     ex_id = exercise_id(nb)
     if ex_id is None:
         raise ValueError(f"{prefix}notebook metadata needs course.exercise, the exercise id")
+    devices = nb.metadata["course"].get("devices", [])
+    if not (isinstance(devices, list) and set(devices) <= set(DEVICES)):
+        raise ValueError(f"{prefix}course.devices must be a list of {DEVICES}, got {devices!r}")
     order: list[str] = []
     answered: set[str] = set()
-    points: dict[str, list[int]] = {}
+    questions: dict[str, Question] = {}
     for index, cell in enumerate(nb.cells):
         where = f"{prefix}cell {index}"
         answers, checks = tagged(cell, ANSWER), tagged(cell, CHECK)
@@ -92,12 +160,17 @@ def parse_exercise(nb: NotebookNode, path: Path | None = None) -> Exercise:
                     f"{where}: a check cell is a code cell with metadata course.points, "
                     "a positive integer"
                 )
-            points.setdefault(checks[0], []).append(check_points(cell))
+            if checks[0] in questions:
+                raise ValueError(f"{where}: question {checks[0]!r} has a second check cell")
+            try:
+                questions[checks[0]] = parse_question(cell.source, checks[0], check_points(cell))
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from None
     for question in order:
-        if question not in answered or question not in points:
+        if question not in answered or question not in questions:
             missing = "answer" if question not in answered else "check"
             raise ValueError(f"{prefix}question {question!r} has no {missing} cell")
-    return Exercise(ex_id, path, nb, tuple(order), {q: tuple(p) for q, p in points.items()})
+    return Exercise(ex_id, path, nb, {q: questions[q] for q in order}, tuple(devices))
 
 
 def read_exercise(path: Path) -> Exercise:
@@ -118,3 +191,16 @@ def load_exercises(exercises_dir: Path) -> dict[str, Exercise]:
             raise ValueError(f"{path}: exercise id {exercise.id!r} is also used by {other}")
         found[exercise.id] = exercise
     return found
+
+
+def installed_exercises() -> Path:
+    """The exercises folder of the installed course; ValueError saying to pass --exercises."""
+    from vizlib.course import ROOT
+
+    folder = ROOT / "exercises"
+    if not (folder / "solutions").is_dir():
+        raise ValueError(
+            f"exercises: the installed course has no exercises/solutions/ folder (looked in "
+            f"{folder}); pass --exercises DIR, the folder that holds solutions/"
+        )
+    return folder

@@ -1,4 +1,8 @@
-"""The grading command: submissions in, a long-format CSV gradebook out."""
+"""The grading command: submissions in, a long-format CSV gradebook out (and a summary, a report).
+
+Each submission runs in a kernel of its own inside the sandbox; its answers come out as plain data
+and are judged here against the reference solution's, run beforehand in a trusted kernel.
+"""
 
 from __future__ import annotations
 
@@ -6,57 +10,96 @@ import importlib.util
 import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from .exercise import load_exercises
-from .gradebook import Limits, Row, bad_notebook_row, question_rows, summary, write_csv
+from . import gradebook as gb
+from .exercise import Exercise, installed_exercises, load_exercises
 from .hidden import load_hidden_checks
+from .messages import say
+from .reference import Reference, run_references, trusted_kernel
+from .report import write_report
 from .runner import Job, run_jobs
-from .submission import BadNotebook, graded_copy, pristine_checks, read_submission
+from .sandbox import Limits, Sandbox, SandboxUnavailable
+from .submission import BadNotebook, Submission, graded_copy, read_submission
 
-BATCH = (
-    10  # most notebooks per pytest call: its ~1.5 s start-up is shared; progress comes per batch
-)
+BATCH = 10  # most notebooks per pytest call: its ~1.5 s start-up is shared
 
 
 class GradingError(Exception):
     """Grading cannot run at all (bad arguments, missing tools); the message says why."""
 
 
-def find_submissions(paths: Sequence[str | Path]) -> list[tuple[str, Path]]:
-    """(name for the gradebook, path) of each submission: files as given, folders searched."""
-    found: dict[Path, tuple[str, Path]] = {}
+@dataclass(frozen=True)
+class Found:
+    """A file to grade: its name in the gradebook, its student, its path."""
+
+    name: str
+    student: str
+    path: Path
+
+    @property
+    def notebook(self) -> bool:
+        return self.path.suffix == ".ipynb"
+
+
+def find_submissions(paths: Sequence[str | Path]) -> list[Found]:
+    """Every file to grade: files as given, folders searched (hidden files and checkpoints left
+    out). The student is the first folder below a given folder, or else the file's name."""
+    found: dict[Path, Found] = {}
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            notebooks = sorted(
-                p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+            files = sorted(
+                p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path))
             )
-            if not notebooks:
-                raise GradingError(f"no notebooks (*.ipynb) in the folder {given}")
-            named = [(str(Path(given) / p.relative_to(path)), p) for p in notebooks]
+            if not files:
+                raise GradingError(f"no files in the folder {given}")
+            named = []
+            for file in files:
+                relative = file.relative_to(path)
+                student = relative.parts[0] if len(relative.parts) > 1 else file.stem
+                named.append(Found(str(Path(given) / relative), student, file))
         elif path.exists():
-            named = [(str(given), path)]
+            named = [Found(str(given), path.stem, path)]
         else:
             raise GradingError(f"no such file or folder: {given}")
-        for name, found_path in named:
-            found.setdefault(found_path.resolve(), (name, found_path))
+        for item in named:
+            found.setdefault(item.path.resolve(), item)
     return list(found.values())
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in relative.parts)
+
+
+def shard_of(found: list[Found], shard: tuple[int, int]) -> list[Found]:
+    """The `shard[0]`-th of `shard[1]` shares (counted from 1), by sorted name."""
+    number, count = shard
+    if not 1 <= number <= count:
+        raise GradingError(f"shard must be K/N with 1 <= K <= N, got {number}/{count}")
+    ordered = sorted(found, key=lambda item: item.name)
+    return [item for index, item in enumerate(ordered) if index % count == number - 1]
 
 
 def grade(
     paths: Sequence[str | Path],
     csv_path: str | Path,
-    exercises_dir: str | Path = "exercises",
+    exercises_dir: str | Path | None = None,
     extra_checks: str | Path | None = None,
     cell_timeout: float = 30.0,
     timeout: float = 300.0,
     jobs: int = 2,
+    sandboxed: bool = True,
+    shard: tuple[int, int] = (1, 1),
+    summary: str | Path | None = None,
+    report: str | Path | None = None,
     echo: Callable[[str], None] = print,
-) -> list[Row]:
+) -> list[gb.Row]:
     """Grade the submissions and write the gradebook; GradingError when grading cannot run.
 
     `cell_timeout` and `timeout` are seconds per cell and per notebook (cell time, re-runs
@@ -69,57 +112,152 @@ def grade(
     for module in ("pytest", "nbval"):
         if importlib.util.find_spec(module) is None:
             raise GradingError(f"{module} is not installed in this environment")
-    csv_path = Path(csv_path)
-    _check_writable(csv_path)
-    submissions = find_submissions(paths)
+    outputs = [Path(p) for p in (csv_path, summary, report) if p is not None]
+    for output in outputs:
+        _check_writable(output)
     try:
-        exercises = load_exercises(Path(exercises_dir))
+        exercises = load_exercises(Path(exercises_dir) if exercises_dir else installed_exercises())
         hidden = load_hidden_checks(Path(extra_checks), exercises) if extra_checks else {}
     except ValueError as error:
         raise GradingError(str(error)) from None
-    checks = {ex_id: pristine_checks(exercise) for ex_id, exercise in exercises.items()}
-    rows: dict[int, list[Row]] = {}
-    pending: list[tuple[int, Job]] = []
-    finished = 0
-
-    def report(line: str) -> None:
-        nonlocal finished
-        finished += 1
-        echo(f"[{finished}/{len(submissions)}] {line}")
-
-    for index, (name, path) in enumerate(submissions):
-        try:
-            nb, exercise = read_submission(path, exercises)
-        except BadNotebook as error:
-            rows[index] = [bad_notebook_row(name, str(error))]
-            report(f"{name}  bad notebook: {error}")
+    found = shard_of(find_submissions(paths), shard)
+    rows: dict[int, list[gb.Row]] = {}
+    readable: dict[int, Submission] = {}
+    for index, item in enumerate(found):
+        if not item.notebook:
+            rows[index] = [gb.not_a_notebook_row(item.name, item.student)]
             continue
-        copy = graded_copy(nb, exercise, checks[exercise.id], hidden.get(exercise.id, {}), timeout)
-        pending.append((index, Job(f"s{index}", copy, timeout)))
-    with (
-        tempfile.TemporaryDirectory(prefix="vizlib-grading-", ignore_cleanup_errors=True) as tmp,
-        ThreadPoolExecutor(max_workers=jobs) as pool,
-    ):
-        futures = {
-            pool.submit(
-                run_jobs, [job for _, job in batch], Path(tmp) / f"b{n}", cell_timeout
-            ): batch
-            for n, batch in enumerate(_batches(pending, jobs))
-        }
-        for future in as_completed(futures):
+        try:
+            readable[index] = read_submission(item.path, exercises)
+        except BadNotebook as error:
+            known = exercises.get(error.exercise) if error.exercise else None
+            rows[index] = gb.bad_notebook_rows(
+                item.name, item.student, str(error), known, error.exercise or ""
+            )
+    used = sorted({s.exercise.id for s in readable.values()})
+    with tempfile.TemporaryDirectory(prefix="vizlib-grading-", ignore_cleanup_errors=True) as tmp:
+        sandbox = Sandbox(Limits(cpu=math.ceil(timeout) + 60)) if sandboxed else None
+        try:
+            if sandbox is not None:
+                sandbox.check(Path(tmp) / "check")
+            mode = "sandboxed" if sandbox else "NOT sandboxed (--no-sandbox)"
+            part = f" (shard {shard[0]} of {shard[1]})" if shard != (1, 1) else ""
+            echo(
+                f"grading {len(found)} submissions{part} of {len(used)} exercises, {mode}, "
+                f"{jobs} jobs"
+            )
+            lock, finished = threading.Lock(), [0]
+
+            def report_rows(index: int) -> None:
+                with lock:
+                    finished[0] += 1
+                    echo(f"[{finished[0]}/{len(found)}] {gb.progress(rows[index])}")
+
+            for index in sorted(rows):
+                report_rows(index)
+            references = _references(exercises, used, hidden, Path(tmp) / "reference", jobs)
+            _run(
+                readable,
+                found,
+                references,
+                rows,
+                report_rows,
+                sandbox,
+                Path(tmp),
+                cell_timeout,
+                timeout,
+                jobs,
+            )
+        except SandboxUnavailable as error:
+            raise GradingError(str(error)) from None
+        finally:
+            if sandbox is not None:
+                sandbox.close()
+    book = [row for index in sorted(rows) for row in rows[index]]
+    gb.write_csv(book, Path(csv_path))
+    if summary is not None:
+        gb.write_summary(book, Path(summary))
+    if report is not None:
+        write_report(book, Path(report))
+    written = ", ".join(str(p) for p in outputs)
+    echo(f"graded {len(found)} submissions in {time.monotonic() - started:.1f} s: {written}")
+    return book
+
+
+def _references(
+    exercises: dict[str, Exercise], used: list[str], hidden: dict, folder: Path, jobs: int
+) -> dict[str, Reference]:
+    try:
+        return run_references([exercises[e] for e in used], folder, hidden, draw=True, workers=jobs)
+    except ValueError as error:
+        raise GradingError(str(error)) from None
+
+
+def _run(
+    readable: dict[int, Submission],
+    found: list[Found],
+    references: dict[str, Reference],
+    rows: dict[int, list[gb.Row]],
+    report_rows: Callable[[int], None],
+    sandbox: Sandbox | None,
+    tmp: Path,
+    cell_timeout: float,
+    timeout: float,
+    workers: int,
+) -> None:
+    """Run every readable submission, turning each into rows as soon as it is done."""
+    pending: list[tuple[int, Job]] = []
+    for index, submission in readable.items():
+        reference = references[submission.exercise.id]
+        hidden = tuple(q for q in reference.questions.values() if q.hidden)
+        copy = graded_copy(
+            submission.notebook, submission.exercise, reference.collect(), timeout, hidden
+        )
+        key = f"s{index}"
+        if sandbox is not None:
+            devices = submission.exercise.devices
+
+            def kernel(sockets: Path, key=key, devices=devices) -> dict:
+                argv = sandbox.command(sockets, devices, job=key)
+                return {"argv": argv, "sockets": str(sockets), "env": {}, "cwd": str(sockets)}
+        else:
+            kernel = trusted_kernel(tmp / "work" / key)
+        pending.append((index, Job(key, copy, timeout, kernel)))
+    by_key = {job.key: index for index, job in pending}
+    notes = [say("unsandboxed")] if sandbox is None else []
+
+    def done(job: Job) -> None:
+        index = by_key[job.key]
+        item, submission = found[index], readable[index]
+        limits = gb.Limits(cell_timeout, timeout, job.not_run)
+        reference = references[submission.exercise.id]
+        try:
+            rows[index] = gb.question_rows(
+                item.name,
+                item.student,
+                reference,
+                job.graded.roles,
+                job.results,
+                limits,
+                submission.records,
+                [*submission.notes, *notes],
+            )
+        except Exception as error:  # a fault of the grader must not cost the rest of the class
+            failed = say("grader-failed", error=f"{type(error).__name__}: {error}")
+            rows[index] = gb.bad_notebook_rows(
+                item.name, item.student, failed, submission.exercise, status="error"
+            )
+        if sandbox is not None:
+            sandbox.finish(job.key)
+        report_rows(index)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(run_jobs, [job for _, job in batch], tmp / f"b{n}", cell_timeout, done)
+            for n, batch in enumerate(_batches(pending, workers))
+        ]
+        for future in futures:
             future.result()
-            for index, job in futures[future]:
-                name = submissions[index][0]
-                graded, limits = job.graded, Limits(cell_timeout, timeout, job.not_run)
-                rows[index] = question_rows(
-                    name, graded.exercise, graded.roles, job.results, limits
-                )
-                line = summary(rows[index], graded.roles, job.results, bool(extra_checks))
-                report(line + "".join(f"; {note}" for note in job.notes))
-    gradebook = [row for index in sorted(rows) for row in rows[index]]
-    write_csv(gradebook, csv_path)
-    echo(f"graded {len(submissions)} submissions in {time.monotonic() - started:.1f} s: {csv_path}")
-    return gradebook
 
 
 def _batches(pending: list[tuple[int, Job]], workers: int) -> list[list[tuple[int, Job]]]:
@@ -131,12 +269,12 @@ def _batches(pending: list[tuple[int, Job]], workers: int) -> list[list[tuple[in
     return [pending[start : start + size] for start in range(0, len(pending), size)]
 
 
-def _check_writable(csv_path: Path) -> None:
-    folder = csv_path.parent
-    if csv_path.is_dir():
-        raise GradingError(f"csv: {csv_path} is a folder")
+def _check_writable(path: Path) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise GradingError(f"{path} is a folder")
     if not folder.is_dir():
-        raise GradingError(f"csv: the folder {folder} does not exist")
-    target = csv_path if csv_path.exists() else folder
+        raise GradingError(f"the folder {folder} does not exist (for {path.name})")
+    target = path if path.exists() else folder
     if not os.access(target, os.W_OK):
-        raise GradingError(f"csv: {target} is not writable")
+        raise GradingError(f"{target} is not writable")

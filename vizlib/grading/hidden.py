@@ -1,10 +1,13 @@
 """Instructor-only checks (`grade --extra-checks DIR`), kept out of the repository's notebooks.
 
-`DIR/<exercise_id>.py` holds check cells, each opened by a marker line
+`DIR/<exercise_id>.py` holds check cells in the exercises' own format, each opened by a marker:
 
     # %% check:<question_id> points=<N>
+    check.answer("<question_id>", check.calls(double, "double", probe="call", examples=[[0], [9]]))
 
-followed by the cell's code. Blank and comment lines may come before the first marker; nothing else.
+The grader reads them without running them: their values are taken out of each submission's
+kernel with the question's own, judged against the reference solution's values on the same items,
+and scored in a row of their own whose question is `<question_id>:hidden`.
 """
 
 from __future__ import annotations
@@ -12,18 +15,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from nbformat import NotebookNode
-from nbformat.v4 import new_code_cell
-
-from .exercise import CHECK, Exercise
+from .exercise import Exercise, Question, parse_question
 
 MARKER = re.compile(r"# %% check:(?P<question>[a-z0-9_-]+) points=(?P<points>[1-9][0-9]*)")
+HIDDEN = ":hidden"  # suffix of the question id of a hidden check's row
 
 
-def parse_hidden_checks(text: str, exercise: Exercise, name: str) -> dict[str, list[NotebookNode]]:
-    """The check cells of one extra-checks file, by question; ValueError says what to fix."""
-    found: dict[str, list[NotebookNode]] = {}
-    cell: NotebookNode | None = None
+def parse_hidden_checks(text: str, exercise: Exercise, name: str) -> tuple[Question, ...]:
+    """The hidden checks of one extra-checks file; ValueError says what to fix where."""
+    cells: list[tuple[str, int, int, list[str]]] = []  # question, points, line, source lines
     for number, line in enumerate(text.splitlines(), start=1):
         where = f"{name}, line {number}"
         if line.startswith("# %%"):
@@ -34,23 +34,27 @@ def parse_hidden_checks(text: str, exercise: Exercise, name: str) -> dict[str, l
             if question not in exercise.questions:
                 known = ", ".join(exercise.questions)
                 raise ValueError(f"{where}: no question {question!r} in {exercise.id} ({known})")
-            course = {"points": int(marker["points"]), "hidden": True}
-            cell = new_code_cell("", metadata={"tags": [CHECK + question], "course": course})
-            found.setdefault(question, []).append(cell)
-        elif cell is not None:
-            cell.source += line + "\n"
+            if any(cell[0] == question for cell in cells):
+                raise ValueError(f"{where}: question {question!r} has hidden checks already")
+            cells.append((question, int(marker["points"]), number, []))
+        elif cells:
+            cells[-1][3].append(line)
         elif line.strip() and not line.lstrip().startswith("#"):
             raise ValueError(f"{where}: code before the first `# %% check:` marker")
-    for cells in found.values():
-        for cell in cells:
-            cell.source = cell.source.strip("\n")
-    return found
+    found = []
+    for question, points, line, source in cells:
+        try:
+            parsed = parse_question("\n".join(source).strip(), question, points)
+        except ValueError as error:
+            raise ValueError(f"{name}, line {line}: {error}") from None
+        found.append(Question(question + HIDDEN, points, parsed.items, hidden=True))
+    return tuple(found)
 
 
 def load_hidden_checks(
     folder: Path, exercises: dict[str, Exercise]
-) -> dict[str, dict[str, list[NotebookNode]]]:
-    """Every extra-checks file of `folder`, by exercise id then question id."""
+) -> dict[str, tuple[Question, ...]]:
+    """Every extra-checks file of `folder`, by exercise id."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"extra_checks: {folder} is not a folder")
@@ -59,6 +63,7 @@ def load_hidden_checks(
         if path.stem not in exercises:
             known = ", ".join(sorted(exercises))
             raise ValueError(f"{path}: the file name matches no exercise id ({known})")
-        text = path.read_text("utf-8")
-        found[path.stem] = parse_hidden_checks(text, exercises[path.stem], str(path))
+        found[path.stem] = parse_hidden_checks(
+            path.read_text("utf-8"), exercises[path.stem], str(path)
+        )
     return found

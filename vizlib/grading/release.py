@@ -1,8 +1,16 @@
-"""Student copies of the exercises: solutions replaced by placeholders, outputs cleared."""
+"""Student copies of the exercises: solutions replaced by placeholders, outputs cleared, and check
+cells that hold a key instead of any answer.
+
+Writing a copy runs the solution (`reference.run_references`, a trusted kernel) to compute the
+answers its keys are made from; arguments that would give answers away (`also`, `before`) move
+from the check cell into the key.
+"""
 
 from __future__ import annotations
 
+import ast
 import copy
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -13,11 +21,15 @@ from .exercise import (
     BEGIN,
     CHECK,
     END,
+    SECRET_ARGS,
     SOLUTION_ONLY,
-    parse_exercise,
+    Exercise,
+    answer_call,
+    load_exercises,
     tagged,
     tags,
 )
+from .reference import Reference, run_references
 
 CODE_PLACEHOLDER = (
     "# YOUR CODE HERE",
@@ -27,32 +39,64 @@ CODE_PLACEHOLDER = (
 TEXT_PLACEHOLDER = ("YOUR ANSWER HERE",)
 
 
-def student_copy(nb: NotebookNode) -> NotebookNode:
-    """The student's version of a solution notebook: no solution text, no outputs.
-
-    Each solution block becomes a placeholder at the block's indentation, cells tagged
-    `solution-only` are dropped, check cells are marked read-only for JupyterLab, and saved widget
-    state is removed. ValueError when the notebook breaks the exercise format.
-    """
-    parse_exercise(nb)
-    student = copy.deepcopy(nb)
+def student_copy(reference: Reference) -> NotebookNode:
+    """The student's version of the reference's solution notebook: no solution text, no outputs,
+    keyed check cells (read-only in JupyterLab), no saved widget state."""
+    student = copy.deepcopy(reference.exercise.notebook)
     student.metadata.pop("widgets", None)
     student.cells = [cell for cell in student.cells if SOLUTION_ONLY not in tags(cell)]
     for cell in student.cells:
-        _strip(cell)
+        answers = tagged(cell, ANSWER)
+        if answers:
+            placeholder = CODE_PLACEHOLDER if cell.cell_type == "code" else TEXT_PLACEHOLDER
+            cell.source = _replace_solutions(cell.source, placeholder, answers[0])
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        checks = tagged(cell, CHECK)
+        if checks:
+            cell.source = keyed(cell.source, reference.written_key(checks[0]))
+            cell.metadata.update(editable=False, deletable=False)
     return student
 
 
-def _strip(cell: NotebookNode) -> None:
-    answers = tagged(cell, ANSWER)
-    if answers:
-        placeholder = CODE_PLACEHOLDER if cell.cell_type == "code" else TEXT_PLACEHOLDER
-        cell.source = _replace_solutions(cell.source, placeholder, answers[0])
-    if cell.cell_type == "code":
-        cell.outputs = []
-        cell.execution_count = None
-    if tagged(cell, CHECK):
-        cell.metadata.update(editable=False, deletable=False)
+def solved_copy(exercises_dir: Path, name: str) -> NotebookNode:
+    """The student copy `name` (e.g. "04_paravirtualization") with its solution's answer cells in
+    it: what a learner who solved every question hands in (unexecuted)."""
+    copy = nbformat.read(Path(exercises_dir) / f"{name}.ipynb", as_version=4)
+    solution = nbformat.read(Path(exercises_dir) / "solutions" / f"{name}.ipynb", as_version=4)
+    answers = [cell.source for cell in solution.cells if tagged(cell, ANSWER)]
+    cells = [cell for cell in copy.cells if tagged(cell, ANSWER)]
+    if len(answers) != len(cells):
+        raise ValueError(f"{name}: the student copy is stale; run the release")
+    for cell, source in zip(cells, answers, strict=True):
+        cell.source = source
+    return copy
+
+
+def keyed(source: str, key: str) -> str:
+    """A check cell's source without its secret arguments, with `key=` added."""
+    call = answer_call(source)
+    lines = source.split("\n")
+
+    def offset(line: int, column: int) -> int:  # ast columns count UTF-8 bytes
+        before = sum(len(text) + 1 for text in lines[: line - 1])
+        return before + len(lines[line - 1].encode()[:column].decode())
+
+    cuts = []
+    for item in call.args[1:]:
+        arguments = [*item.args, *item.keywords]
+        for previous, argument in zip(arguments, arguments[1:], strict=False):
+            if isinstance(argument, ast.keyword) and argument.arg in SECRET_ARGS:
+                start = offset(previous.end_lineno, previous.end_col_offset)
+                cuts.append((start, offset(argument.end_lineno, argument.end_col_offset)))
+    last = call.args[-1]
+    at = offset(last.end_lineno, last.end_col_offset)
+    joint = ",\n    " if call.lineno != call.end_lineno else ", "
+    text = source[:at] + f'{joint}key="{key}"' + source[at:]
+    for start, end in sorted(cuts, reverse=True):
+        text = text[:start] + text[end:]
+    return text
 
 
 def render(nb: NotebookNode) -> bytes:
@@ -62,16 +106,17 @@ def render(nb: NotebookNode) -> bytes:
 
 def expected_copies(exercises_dir: Path) -> dict[Path, bytes]:
     """What each student copy `exercises_dir/<name>.ipynb` should contain, by path."""
-    solutions = Path(exercises_dir) / "solutions"
-    if not solutions.is_dir():
-        raise ValueError(f"exercises_dir: no solutions/ folder in {exercises_dir}")
-    expected = {}
-    for path in sorted(solutions.glob("*.ipynb")):
-        try:
-            expected[Path(exercises_dir) / path.name] = render(student_copy(nbformat.read(path, 4)))
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from None
-    return expected
+    exercises = load_exercises(Path(exercises_dir))
+    return {
+        Path(exercises_dir) / exercise.path.name: render(student_copy(ref))
+        for exercise, ref in _references(exercises)
+    }
+
+
+def _references(exercises: dict[str, Exercise]) -> list[tuple[Exercise, Reference]]:
+    with tempfile.TemporaryDirectory(prefix="vizlib-release-", ignore_cleanup_errors=True) as tmp:
+        found = run_references(list(exercises.values()), Path(tmp))
+    return [(exercise, found[ex_id]) for ex_id, exercise in exercises.items()]
 
 
 def stale_copies(exercises_dir: Path) -> list[Path]:

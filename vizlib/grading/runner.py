@@ -1,17 +1,22 @@
-"""Running graded copies under pytest and nbval, and reading each cell's verdict from junit XML.
+"""Running graded copies under pytest and nbval, and reading each cell's verdict as it finishes.
 
-One pytest call runs a batch of notebooks, each on its own fresh kernel in its own folder. When a
-cell times out or kills its kernel, the notebook runs again on a fresh kernel with that cell
-emptied, and only the cells after it take their results from the new run.
+One pytest call runs a batch of notebooks, each on its own fresh kernel (for a submission, in its
+own sandbox). The call is trusted code: it only exchanges messages with the kernels. When a cell
+times out, kills its kernel or prints too much, the notebook runs again on a fresh kernel with that
+cell emptied, and only the cells after it take their results from the new run. Each notebook's
+results are read as soon as the pytest plugin writes them, so a job is reported when it is done.
 """
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
-import re
+import signal
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,31 +24,52 @@ import nbformat
 
 import vizlib
 
-from .gradebook import CellResult
+from .messages import say
 from .submission import GradedCopy
 
-STOPS = ("timeout", "kernel-died", "out-of-time")  # verdicts that end a run of the notebook
+STOPS = ("timeout", "kernel-died", "out-of-time", "output-limit")  # they end a run of a notebook
 START_SLACK = 30.0  # seconds for pytest to start and finish, beyond the notebooks' own time
 NOTEBOOK_SLACK = 10.0  # seconds per notebook for its kernel to start and its output to drain
 KERNEL_START = 15.0  # seconds for a kernel to start (under 1 s here); a rare start hangs: retry
 KERNEL_TRIES = 3
+POLL = 0.1  # seconds between two looks for finished notebooks
+OUTPUT_LIMIT = 16 << 20  # bytes of output one notebook may print
+RESULTS = "results.json"  # the pytest plugin's verdicts, written beside each notebook when done
+KERNEL = "kernel.json"  # how to start a notebook's kernel: argv, sockets folder, env, cwd
 NEUTRALIZED = "# not run when graded: this cell {verdict} in an earlier run"
+SAID = {
+    "timeout": "timed out",
+    "out-of-time": "timed out",
+    "kernel-died": "stopped the kernel",
+    "output-limit": "printed too much",
+}
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """What happened to one code cell: verdict, error name and message, answers it collected."""
+
+    verdict: str  # ok, error, failed, timeout, out-of-time, kernel-died, output-limit
+    ename: str = ""
+    message: str = ""
+    collected: str | None = None  # the answers as JSON text (collecting cells only)
 
 
 @dataclass
 class Job:
-    """One submission being graded: the graded copy, the results so far, the time used."""
+    """One notebook being run: its graded copy, how to start its kernel, the results so far."""
 
     key: str  # folder name of its graded copy, unique within a grading run
     graded: GradedCopy
     budget: float  # seconds of cell time for the whole notebook, re-runs included
+    kernel: Callable[[Path], dict]  # the kernel.json of a run, given the job's sockets folder
     results: list[CellResult | None] = field(default_factory=list)
     start: int = 0  # first code cell whose result the next run decides
     spent: float = 0.0
     done: bool = False
     notes: list[str] = field(default_factory=list)
     kernel_failures: int = 0
-    not_run: tuple[str, str] = ("error", "the check cell was not run")
+    not_run: tuple[str, str] = ("error", say("cell-not-run"))
 
     def __post_init__(self) -> None:
         self.results = [None] * len(self.graded.roles)
@@ -64,7 +90,7 @@ class Job:
             if self.graded.roles[index].kind == "other":
                 self.notes.append(f"cell {index} (not part of a question): {result.verdict}")
             if result.verdict == "out-of-time" or self.spent >= self.budget:
-                self.not_run = ("timeout", f"not run: the notebook used up its {self.budget:g} s")
+                self.not_run = ("timeout", say("budget-used", seconds=self.budget))
                 break
             self._neutralize(index, result.verdict)
             self.start = index + 1
@@ -73,107 +99,122 @@ class Job:
         self.done = True
 
     def give_up(self, reason: str) -> None:
-        self.not_run = ("error", f"grading could not run this notebook: {reason}")
+        self.not_run = ("error", say("could-not-run", reason=reason))
         self.done = True
 
     def _neutralize(self, index: int, verdict: str) -> None:
         code = [cell for cell in self.graded.notebook.cells if cell.cell_type == "code"]
-        said = "timed out" if verdict == "timeout" else "stopped the kernel"
-        code[index].source = NEUTRALIZED.format(verdict=said)
+        code[index].source = NEUTRALIZED.format(verdict=SAID[verdict])
 
 
-def run_jobs(jobs: list[Job], folder: Path, cell_timeout: float) -> None:
-    """Run the jobs until each is done, in as few pytest calls as possible."""
+def run_jobs(
+    jobs: list[Job], folder: Path, cell_timeout: float, done: Callable[[Job], None] = print
+) -> None:
+    """Run the jobs until each is done, in as few pytest calls as possible; `done(job)` is
+    called for each as soon as it is."""
     pending = list(jobs)
     while pending:
-        outcome = run_pytest(pending, folder, cell_timeout)
-        if isinstance(outcome, str):
+        missing = run_pytest(pending, folder, cell_timeout, done)
+        if missing:
+            reason, lost = missing
             if len(pending) == 1:
-                pending[0].give_up(outcome)
+                lost[0].give_up(reason)
+                done(lost[0])
             else:  # one bad notebook must not cost the others: try each on its own
-                for job in pending:
-                    run_jobs([job], folder, cell_timeout)
-            return
-        for job in pending:
-            results, seconds = outcome.get(job.key, ({}, 0.0))
-            job.merge(results, seconds)
+                for job in lost:
+                    run_jobs([job], folder, cell_timeout, done)
         pending = [job for job in pending if not job.done]
 
 
 def run_pytest(
-    jobs: list[Job], folder: Path, cell_timeout: float
-) -> dict[str, tuple[dict[int, CellResult], float]] | str:
-    """One pytest + nbval call over the jobs' graded copies: results and seconds by job key.
-
-    Returns the reason instead when pytest gave no junit report.
-    """
-    files = []
+    jobs: list[Job], folder: Path, cell_timeout: float, done: Callable[[Job], None]
+) -> tuple[str, list[Job]] | None:
+    """One pytest + nbval call over the jobs' graded copies, merging each notebook's results as
+    it finishes. Returns (reason, jobs) for the jobs that got no results, if any."""
+    files, waiting = [], {}
     for job in jobs:
         job.graded.notebook.metadata["grading"]["budget"] = max(job.budget - job.spent, 0.1)
-        (folder / job.key).mkdir(parents=True, exist_ok=True)
-        nbformat.write(job.graded.notebook, folder / job.key / "graded.ipynb")
+        where = folder / job.key
+        where.mkdir(parents=True, exist_ok=True)
+        (where / RESULTS).unlink(missing_ok=True)
+        sockets = folder / "sockets" / job.key
+        sockets.mkdir(parents=True, exist_ok=True)
+        for old in sockets.iterdir():
+            old.unlink()
+        (where / KERNEL).write_text(json.dumps(job.kernel(sockets)))
+        nbformat.write(job.graded.notebook, where / "graded.ipynb")
         files.append(f"{job.key}/graded.ipynb")
+        waiting[job.key] = job
     (folder / "pytest.ini").write_text("[pytest]\n")
-    report = folder / "junit.xml"
-    report.unlink(missing_ok=True)
     command = [
         *(sys.executable, "-m", "pytest", "-c", "pytest.ini", "--rootdir", ".", "-q"),
-        *("-p", "no:cacheprovider", "-p", "nbval.plugin", "-p", "vizlib.grading.nbval_guard"),
-        *("--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={cell_timeout:g}"),
+        *("-p", "no:cacheprovider", "--noconftest", "-p", "nbval.plugin"),
+        *("-p", "vizlib.grading.nbval_guard", "--nbval-lax", "--color=no"),
+        f"--nbval-cell-timeout={cell_timeout:g}",
         f"--nbval-kernel-startup-timeout={KERNEL_START:g}",
-        *("--color=no", f"--junitxml={report.name}", *files),
+        *files,
     ]
     limit = START_SLACK + sum(
         KERNEL_START + NOTEBOOK_SLACK + job.budget - job.spent for job in jobs
     )
-    process = subprocess.Popen(
-        command,
-        cwd=folder,
-        env=_environment(folder),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        output = process.communicate(timeout=limit)[0].decode("utf-8", "replace")
-    except subprocess.TimeoutExpired:
-        process.kill()  # its kernels notice their parent is gone and exit
-        process.communicate()
-        return f"pytest did not finish within {limit:g} s"
-    if not report.is_file():
-        return "pytest failed: " + " ".join(output.strip().splitlines()[-3:])
-    return _read_junit(report, {job.key for job in jobs})
+    log = folder / "pytest.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=folder,
+            env=environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+    deadline = time.monotonic() + limit
+    while waiting:
+        finished = process.poll() is not None
+        for key in [key for key in waiting if (folder / key / RESULTS).is_file()]:
+            job = waiting.pop(key)
+            job.merge(*_read_results(folder / key / RESULTS))
+            if job.done:
+                done(job)
+        if finished or time.monotonic() > deadline:
+            break
+        time.sleep(POLL)
+    if process.poll() is None:
+        process.kill()  # its kernels die with it (bwrap --die-with-parent)
+    process.wait()
+    if not waiting:
+        return None
+    if time.monotonic() > deadline:
+        return f"pytest did not finish within {limit:g} s", list(waiting.values())
+    tail = log.read_text("utf-8", "replace").strip().splitlines()[-3:]
+    return "pytest failed: " + " ".join(tail), list(waiting.values())
 
 
-def _read_junit(report: Path, keys: set[str]) -> dict[str, tuple[dict[int, CellResult], float]]:
-    found: dict[str, tuple[dict[int, CellResult], float]] = {key: ({}, 0.0) for key in keys}
-    for case in ET.parse(report).iter("testcase"):
-        key = case.get("classname", "").split(".")[0]
-        cell = re.fullmatch(r"Cell (\d+)", case.get("name", ""))
-        if key not in found or cell is None:
+def _read_results(path: Path) -> tuple[dict[int, CellResult], float]:
+    cells = json.loads(path.read_text())["cells"]
+    results, seconds = {}, 0.0
+    for index, found in cells.items():
+        seconds += float(found.get("seconds", 0.0))
+        if found["verdict"] == "skipped":
             continue
-        results, seconds = found[key]
-        found[key] = results, seconds + float(case.get("time") or 0.0)
-        properties = {p.get("name"): p.get("value", "") for p in case.iter("property")}
-        problems = [node for node in (case.find("failure"), case.find("error")) if node is not None]
-        verdict = properties.get("verdict", "failed" if problems else "skipped")
-        if verdict == "skipped":
-            continue
-        message = properties.get("message") or (problems[0].get("message", "") if problems else "")
-        first_line = message.strip().splitlines()[0] if message.strip() else ""
-        results[int(cell[1])] = CellResult(verdict, properties.get("ename", ""), first_line)
-    return found
+        message = found.get("message", "").strip()
+        first_line = message.splitlines()[0] if message else ""
+        results[int(index)] = CellResult(
+            found["verdict"], found.get("ename", ""), first_line, found.get("collected")
+        )
+    return results, seconds
 
 
-def _environment(folder: Path) -> dict[str, str]:
-    """The grading environment's own, with vizlib importable and nothing of the caller's pytest."""
+def environment() -> dict[str, str]:
+    """The grader's environment, with vizlib importable and nothing of the caller's pytest."""
     package_root = str(Path(vizlib.__file__).resolve().parent.parent)
     env = {name: value for name, value in os.environ.items() if name != "PYTEST_ADDOPTS"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
-    env.update(
-        PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-        IPYTHONDIR=str(folder / ".ipython"),
-        JUPYTER_PLATFORM_DIRS="1",
-        PYDEVD_DISABLE_FILE_VALIDATION="1",
-    )
+    env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
     return env
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when the grader dies (Linux), so its kernels die too."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
