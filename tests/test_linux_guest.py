@@ -203,7 +203,8 @@ def linux_image_verdict(verdict):
 @needs_guest
 def test_the_guest_boots_under_tcg_and_reports_itself():
     booted = linux.boot("tcg")
-    assert booted.outcome == "booted, reported and powered off", booted.run.stderr
+    console = "\n".join(line for _, line in booted.console[-20:])
+    assert booted.outcome == "booted, reported and powered off", f"{booted.run.stderr}\n{console}"
     report = booted.report
     assert report.kernel == Manifest.read().kernel_release
     assert (report.hypervisor_flag, report.cpuid_signature) == (True, "TCGTCGTCGTCG")
