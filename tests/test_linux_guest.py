@@ -186,15 +186,16 @@ def test_a_kvm_boot_on_a_pvm_host_is_bounded_and_says_why(monkeypatch, tmp_path)
         "run_command",
         lambda argv, accel, timeout, shown: asked.append((accel, timeout)) or run(None, [], accel),
     )
-    monkeypatch.setattr(linux, "probe", lambda: linux_image_verdict(linux.VERDICT_PVM))
+    monkeypatch.setattr(linux, "probe", lambda: probe_saying(linux.VERDICT_PVM))
     booted = linux.boot("kvm", timeout=60, folder=tmp_path)
     assert asked == [("kvm", linux.PVM_ATTEMPT)] and "PVM" in booted.note
     assert linux.boot("tcg", timeout=60, folder=tmp_path).note == ""
     assert asked[-1] == ("tcg", 60)
 
 
-def linux_image_verdict(verdict):
-    return type("Report", (), {"verdict": verdict})()
+def probe_saying(kind):
+    """A stand-in for the probe's report whose verdict is `kind` (`HostReport.kind`)."""
+    return type("Report", (), {"kind": kind})()
 
 
 # ---- live boots and stored ones ----

@@ -20,6 +20,7 @@ import numpy
 from vizlib.emulation.cpus import MAX_ELEMENTS, Machine
 from vizlib.emulation.optional import load
 from vizlib.emulation.programs import PROGRAMS, SUMS, GuestProgram
+from vizlib.i18n import N_, _
 
 AMORTIZATION_COUNTS = (1, 10, 100, 1_000, 10_000, 100_000)  # loop counts timed cold and warm
 REPEATS = 5  # timings are medians of this many runs
@@ -27,21 +28,37 @@ MAX_REPEATS = 100
 SPEED_ELEMENTS = 100_000  # words summed by the fast ways in `speeds` (translated, numpy, Python)
 HOOKED_ELEMENTS = 10_000  # fewer for the ways that call Python on each block or instruction
 
-MODES = ("numpy", "translated", "block hook", "CPython loop", "instruction hook")
+# The modes are keys, the same in every language; they, their notes and the words of the
+# published rows (what, source) are shown through `_()`.
+MODES = (
+    N_("numpy"),
+    N_("translated"),
+    N_("block hook"),
+    N_("CPython loop"),
+    N_("instruction hook"),
+)
 MODE_NOTES = {
-    "numpy": "the host's compiled code (numpy's sum), the native reference",
-    "translated": "guest code translated into blocks and cached, no hooks (QEMU's way)",
-    "block hook": "the same, calling a Python function at the start of every block",
-    "CPython loop": "the host's own interpreter, CPython, running the loop in Python",
-    "instruction hook": "a Python call before every guest instruction, as an interpreter steps",
+    "numpy": N_("the host's compiled code (numpy's sum), the native reference"),
+    "translated": N_("guest code translated into blocks and cached, no hooks (QEMU's way)"),
+    "block hook": N_("the same, calling a Python function at the start of every block"),
+    "CPython loop": N_("the host's own interpreter, CPython, running the loop in Python"),
+    "instruction hook": N_("a Python call before every guest instruction, as an interpreter steps"),
 }
 # Published ratios to native code: (what, times slower, source).
 PUBLISHED = (
-    ("QEMU user mode, integer", 4.0, "Bellard, USENIX 2005 FREENIX (BYTEmark)"),
-    ("QEMU user mode, floating point", 10.0, "Bellard 2005"),
-    ("QEMU full system (soft MMU)", 8.0, "derived: Bellard's ~4x, and ~2x more for the soft MMU"),
-    ("PearPC's translator", 15.0, "PearPC's README"),
-    ("Bochs, interpreting", 240.0, "derived: full-system QEMU (8x) is ~30x faster (Bellard)"),
+    (N_("QEMU user mode, integer"), 4.0, N_("Bellard, USENIX 2005 FREENIX (BYTEmark)")),
+    (N_("QEMU user mode, floating point"), 10.0, N_("Bellard 2005")),
+    (
+        N_("QEMU full system (soft MMU)"),
+        8.0,
+        N_("derived: Bellard's ~4x, and ~2x more for the soft MMU"),
+    ),
+    (N_("PearPC's translator"), 15.0, N_("PearPC's README")),
+    (
+        N_("Bochs, interpreting"),
+        240.0,
+        N_("derived: full-system QEMU (8x) is ~30x faster (Bellard)"),
+    ),
 )
 
 
@@ -157,7 +174,7 @@ def trace_blocks(guest: GuestProgram | str, n: int | None = None) -> BlockTrace:
 
 def _median_seconds(action: Callable[[], object], repeats: int) -> float:
     times = []
-    for _ in range(repeats):
+    for _repeat in range(repeats):
         start = time.perf_counter()
         action()
         times.append(time.perf_counter() - start)
@@ -166,7 +183,14 @@ def _median_seconds(action: Callable[[], object], repeats: int) -> float:
 
 def _check_count(name: str, value: int, high: int = MAX_ELEMENTS) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise ValueError(f"{name} must be an integer from 1 to {high}; got {value!r}")
+        raise ValueError(
+            _(
+                "{name} must be an integer from 1 to {high}; got {value}",
+                name=name,
+                high=high,
+                value=repr(value),
+            )
+        )
 
 
 def _expected_sum(n: int) -> int:
@@ -182,7 +206,13 @@ def _timing_machine(guest: GuestProgram | str, n: int) -> Machine:
     """A CPU for timing runs: only the shipped array programs, whose loops end after n words."""
     name = guest if isinstance(guest, str) else guest.name
     if name not in SUMS or not (isinstance(guest, str) or _shipped_sum(guest)):
-        raise ValueError(f"guest must be one of {', '.join(SUMS)}; got {name!r}")
+        raise ValueError(
+            _(
+                "guest must be one of {allowed}; got {name}",
+                allowed=", ".join(SUMS),
+                name=repr(name),
+            )
+        )
     return Machine(guest, n)
 
 
@@ -196,7 +226,12 @@ def _timed_start(machine: Machine) -> float:
     answer = machine.read((machine.program.result,))[machine.program.result] & 0xFFFF_FFFF
     if answer != _expected_sum(machine.n):
         raise RuntimeError(
-            f"{machine.program.name} summed {answer}, not {_expected_sum(machine.n)}"
+            _(
+                "{program} summed {answer}, not {expected}",
+                program=machine.program.name,
+                answer=answer,
+                expected=_expected_sum(machine.n),
+            )
         )
     return seconds
 
@@ -214,13 +249,13 @@ def amortization(
     _check_count("repeats", repeats, MAX_REPEATS)
     counts = tuple(counts)
     if not counts:
-        raise ValueError("counts must hold at least one loop count")
+        raise ValueError(_("counts must hold at least one loop count"))
     for n in counts:
         _check_count("counts", n)
     cold, warm = [], []
     for n in counts:
         pairs = []
-        for _ in range(repeats):
+        for _repeat in range(repeats):
             machine = _timing_machine(guest, n)
             pairs.append((_timed_start(machine), _timed_start(machine)))
         cold.append(statistics.median(p[0] for p in pairs))
@@ -266,9 +301,9 @@ def speeds(
     for mode in ("translated", "block hook", "instruction hook"):
         machine = _timing_machine(guest, sizes[mode])
         if mode in hooks:
-            machine.uc.hook_add(hooks[mode], lambda *_: None)
+            machine.uc.hook_add(hooks[mode], lambda *_args: None)
         _timed_start(machine)  # translate once: what follows is execution
-        seconds[mode] = statistics.median(_timed_start(machine) for _ in range(repeats))
+        seconds[mode] = statistics.median(_timed_start(machine) for _repeat in range(repeats))
     return Speeds(
         machine.program,
         {mode: sizes[mode] for mode in MODES},

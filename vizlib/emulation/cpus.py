@@ -18,6 +18,7 @@ from typing import Any
 from vizlib.emulation.errors import GuestFault, GuestRunaway
 from vizlib.emulation.optional import load
 from vizlib.emulation.programs import CODE_BASE, DATA_BASE, PAGE, GuestProgram, program
+from vizlib.i18n import N_, _
 
 MAX_ELEMENTS = 250_000  # words an array program may sum: 1 MB of guest data
 # derived: the longest run of a shipped program is 4 instructions per word for 250,000 words.
@@ -28,15 +29,24 @@ SHOWN_BYTES = 16  # bytes of the data area shown before and after a run
 # Exception numbers that unicorn hands to its interrupt hook, named as in QEMU's sources
 # (target/ppc/cpu.h POWERPC_EXCP_*, target/arm/cpu.h EXCP_*). unicorn's default PowerPC model
 # reports an illegal instruction as 96, HV_EMU, not as a program exception (tried: unicorn 2.1).
+# Shown through `_()`.
 EXCEPTIONS = {
     "ppc32": {
-        6: "program exception (a trap, or a privileged instruction in user mode)",
-        7: "floating-point unavailable",
-        8: "system call (sc)",
-        96: "hypervisor emulation assistance (an illegal instruction)",
+        6: N_("program exception (a trap, or a privileged instruction in user mode)"),
+        7: N_("floating-point unavailable"),
+        8: N_("system call (sc)"),
+        96: N_("hypervisor emulation assistance (an illegal instruction)"),
     },
-    "arm": {1: "undefined instruction", 2: "supervisor call (svc)", 7: "breakpoint (bkpt)"},
-    "arm64": {1: "undefined instruction", 2: "supervisor call (svc)", 7: "breakpoint (brk)"},
+    "arm": {
+        1: N_("undefined instruction"),
+        2: N_("supervisor call (svc)"),
+        7: N_("breakpoint (bkpt)"),
+    },
+    "arm64": {
+        1: N_("undefined instruction"),
+        2: N_("supervisor call (svc)"),
+        7: N_("breakpoint (brk)"),
+    },
 }
 
 
@@ -44,8 +54,9 @@ EXCEPTIONS = {
 class Arch:
     """One guest CPU: its byte order and the unicorn, capstone and keystone names for it.
 
-    Lesson 06. Names are strings, resolved only when a package is needed. `unicorn` is None for
-    a CPU the course runs in QEMU itself (16-bit x86, the boot sector).
+    Lesson 06. Names are strings, resolved only when a package is needed. `title` is English,
+    shown through `_()`. `unicorn` is None for a CPU the course runs in QEMU itself (16-bit x86,
+    the boot sector).
     """
 
     name: str
@@ -64,7 +75,7 @@ class Arch:
 ARCHES: dict[str, Arch] = {
     "ppc32": Arch(
         "ppc32",
-        "PowerPC, 32-bit, big-endian",
+        N_("PowerPC, 32-bit, big-endian"),
         "big",
         4,
         ("UC_ARCH_PPC", ("UC_MODE_PPC32", "UC_MODE_BIG_ENDIAN")),
@@ -77,7 +88,7 @@ ARCHES: dict[str, Arch] = {
     ),
     "arm": Arch(
         "arm",
-        "ARM, 32-bit (A32), little-endian",
+        N_("ARM, 32-bit (A32), little-endian"),
         "little",
         4,
         ("UC_ARCH_ARM", ("UC_MODE_ARM",)),
@@ -90,7 +101,7 @@ ARCHES: dict[str, Arch] = {
     ),
     "arm64": Arch(
         "arm64",
-        "ARM, 64-bit (AArch64), little-endian",
+        N_("ARM, 64-bit (AArch64), little-endian"),
         "little",
         4,
         ("UC_ARCH_ARM64", ("UC_MODE_ARM",)),
@@ -103,7 +114,7 @@ ARCHES: dict[str, Arch] = {
     ),
     "x86-16": Arch(
         "x86-16",
-        "x86, 16-bit real mode, little-endian",
+        N_("x86, 16-bit real mode, little-endian"),
         "little",
         None,
         None,
@@ -149,7 +160,13 @@ class Run:
 def arch(name: str) -> Arch:
     """The CPU called `name` (a key of ARCHES). Lesson 06."""
     if name not in ARCHES:
-        raise ValueError(f"arch must be one of {', '.join(ARCHES)}; got {name!r}")
+        raise ValueError(
+            _(
+                "arch must be one of {allowed}; got {name}",
+                allowed=", ".join(ARCHES),
+                name=repr(name),
+            )
+        )
     return ARCHES[name]
 
 
@@ -166,7 +183,12 @@ def _register(cpu: Arch, constants: Any, name: str) -> int:
     key = cpu.register_prefix + (numbered.group(1) if numbered else name.upper())
     if not hasattr(constants, key):
         raise ValueError(
-            f"register must be a {cpu.title} register such as {cpu.shown}; got {name!r}"
+            _(
+                "register must be a {cpu} register such as {examples}; got {name}",
+                cpu=_(cpu.title),
+                examples=cpu.shown,
+                name=repr(name),
+            )
         )
     return getattr(constants, key)
 
@@ -197,9 +219,13 @@ class Machine:
         self.cpu = arch(self.program.arch)
         if self.cpu.unicorn is None:
             raise ValueError(
-                f"program must run on one of {[a for a in ARCHES if ARCHES[a].unicorn]}; "
-                f"{self.program.name!r} is {self.cpu.title}: run it in QEMU "
-                "(vizlib.emulation.qemu.run_boot_sector)"
+                _(
+                    "program must run on one of {allowed}; {name} is {cpu}: run it in QEMU "
+                    "(vizlib.emulation.qemu.run_boot_sector)",
+                    allowed=[a for a in ARCHES if ARCHES[a].unicorn],
+                    name=repr(self.program.name),
+                    cpu=_(self.cpu.title),
+                )
             )
         self.n = self._check_n(n)
         unicorn = load("unicorn")
@@ -228,18 +254,25 @@ class Machine:
     def _check_n(self, n: int | None) -> int | None:
         if self.program.array is None:
             if n is not None:
-                raise ValueError(f"n must be None for {self.program.name!r}: it sums no array")
+                raise ValueError(
+                    _("n must be None for {name}: it sums no array", name=repr(self.program.name))
+                )
             return None
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_ELEMENTS:
             raise ValueError(
-                f"n must be an integer from 0 to {MAX_ELEMENTS} for {self.program.name!r}; "
-                f"got {n!r}"
+                _(
+                    "n must be an integer from 0 to {limit} for {name}; got {n}",
+                    limit=MAX_ELEMENTS,
+                    name=repr(self.program.name),
+                    n=repr(n),
+                )
             )
         return n
 
     def _exception(self, uc: Any, number: int, _user_data: Any) -> None:
-        names = EXCEPTIONS.get(self.cpu.name, {})
-        self._stopped = (uc.reg_read(self._pc), names.get(number, f"CPU exception {number}"))
+        name = EXCEPTIONS.get(self.cpu.name, {}).get(number)
+        reason = _(name) if name else _("CPU exception {number}", number=number)
+        self._stopped = (uc.reg_read(self._pc), reason)
         uc.emu_stop()
 
     def reset(self) -> None:
@@ -272,14 +305,22 @@ class Machine:
         timing runs of the shipped array programs, whose loops always end, go without (None).
         """
         if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
+            raise ValueError(
+                _(
+                    "timeout must be a positive number of seconds; got {timeout}",
+                    timeout=repr(timeout),
+                )
+            )
         if max_instructions is not None and (
             isinstance(max_instructions, bool)
             or not isinstance(max_instructions, int)
             or max_instructions < 1
         ):
             raise ValueError(
-                f"max_instructions must be a positive integer; got {max_instructions!r}"
+                _(
+                    "max_instructions must be a positive integer; got {value}",
+                    value=repr(max_instructions),
+                )
             )
         self._stopped = None
         try:
@@ -295,8 +336,10 @@ class Machine:
             raise GuestFault(*self._stopped)
         if self.pc != self.program.end:
             if self.uc.query(self._unicorn.UC_QUERY_TIMEOUT):
-                raise GuestRunaway(self.pc, f"time limit of {timeout:g} s reached")
-            raise GuestRunaway(self.pc, f"instruction limit of {max_instructions:,} reached")
+                reason = _("time limit of {seconds} s reached", seconds=f"{timeout:g}")
+                raise GuestRunaway(self.pc, reason)
+            reason = _("instruction limit of {count} reached", count=f"{max_instructions:,}")
+            raise GuestRunaway(self.pc, reason)
 
 
 def run(
@@ -340,7 +383,9 @@ def assemble(arch_name: str, source: str, name: str = "yours") -> GuestProgram:
     program for `run`. PowerPC registers are written `r3`. Lesson 06."""
     cpu = arch(arch_name)
     if cpu.instruction_size is None or cpu.unicorn is None:
-        raise ValueError(f"arch_name must be one of ppc32, arm, arm64; got {arch_name!r}")
+        raise ValueError(
+            _("arch_name must be one of ppc32, arm, arm64; got {name}", name=repr(arch_name))
+        )
     lines, label = [], ""
     for line in (raw.strip() for raw in source.splitlines()):
         if _LABEL_ONLY.fullmatch(line):
@@ -349,23 +394,28 @@ def assemble(arch_name: str, source: str, name: str = "yours") -> GuestProgram:
             lines.append(label + line)
             label = ""
     if not lines:
-        raise ValueError("source must hold at least one instruction")
+        raise ValueError(_("source must hold at least one instruction"))
     text = "\n".join(lines)
     if cpu.name == "ppc32":
         text = re.sub(r"\br(\d+)\b", r"%r\1", text)
     keystone = load("keystone")
     try:
-        encoded, _ = keystone.Ks(*_constant(keystone, cpu.keystone)).asm(text, CODE_BASE)
+        encoded, _count = keystone.Ks(*_constant(keystone, cpu.keystone)).asm(text, CODE_BASE)
     except keystone.KsError as error:
-        raise ValueError(f"source must be valid {cpu.title} assembly: {error}") from None
+        raise ValueError(
+            _("source must be valid {cpu} assembly: {error}", cpu=_(cpu.title), error=error)
+        ) from None
     code = bytes(encoded or b"")
     size = cpu.instruction_size
     if len(code) != size * len(lines):
         raise ValueError(
-            f"source must hold one machine instruction a line: {len(lines)} lines gave "
-            f"{len(code)} bytes"
+            _(
+                "source must hold one machine instruction a line: {lines} lines gave {size} bytes",
+                lines=len(lines),
+                size=len(code),
+            )
         )
     listing = tuple(
         (code[i * size : (i + 1) * size].hex(), line, "") for i, line in enumerate(lines)
     )
-    return GuestProgram(name, cpu.name, "Your program", listing, cpu.result, cpu.shown)
+    return GuestProgram(name, cpu.name, N_("Your program"), listing, cpu.result, cpu.shown)

@@ -1,10 +1,12 @@
 """What can go wrong when emulating a foreign CPU. Lesson 06.
 
-Every error carries a message written for the learner; guest errors also carry the program
-counter (`pc`) where the CPU stopped and the `reason`.
+Every error carries a message written for the learner, in the course's language; guest errors
+also carry the program counter (`pc`) where the CPU stopped and the `reason`.
 """
 
 from __future__ import annotations
+
+from vizlib.i18n import _
 
 
 class EmulationError(Exception):
@@ -18,16 +20,19 @@ class EmulatorMissing(EmulationError, ImportError):
     """
 
     def __init__(self, package: str, hint: str):
-        super().__init__(f"{package} is not installed: {hint}")
+        super().__init__(_("{package} is not installed: {hint}", package=package, hint=hint))
         self.package = package
         self.hint = hint
 
 
 class GuestError(EmulationError):
-    """The guest stopped before reaching the end of its code. Lesson 06."""
+    """The guest stopped before reaching the end of its code. Lesson 06.
 
-    def __init__(self, what: str, pc: int, reason: str):
-        super().__init__(f"{what} at pc={pc:#x}: {reason}")
+    `message` is the whole sentence, with the pc and the reason in it.
+    """
+
+    def __init__(self, message: str, pc: int, reason: str):
+        super().__init__(message)
         self.pc = pc
         self.reason = reason
 
@@ -36,7 +41,8 @@ class GuestFault(GuestError):
     """The guest faulted: unmapped memory, an invalid instruction, a trap. Lesson 06."""
 
     def __init__(self, pc: int, reason: str):
-        super().__init__("guest fault", pc, reason)
+        message = _("guest fault at pc={pc}: {reason}", pc=f"{pc:#x}", reason=reason)
+        super().__init__(message, pc, reason)
 
 
 class GuestRunaway(GuestError):
@@ -44,4 +50,5 @@ class GuestRunaway(GuestError):
     loop count that wrapped around). Lesson 06."""
 
     def __init__(self, pc: int, reason: str):
-        super().__init__("guest stopped by the limit", pc, reason)
+        message = _("guest stopped by the limit at pc={pc}: {reason}", pc=f"{pc:#x}", reason=reason)
+        super().__init__(message, pc, reason)

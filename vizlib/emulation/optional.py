@@ -11,28 +11,39 @@ import importlib
 from types import ModuleType
 
 from vizlib.emulation.errors import EmulatorMissing
+from vizlib.i18n import N_, _
 
 # Import name -> how to install it (names on PyPI and conda-forge, as in pyproject's
-# `emulation` extra and environment.yml; keystone has no conda-forge package).
+# `emulation` extra and environment.yml; keystone has no conda-forge package). Shown through
+# `_()`, like ALL_AT_ONCE.
 INSTALL = {
-    "unicorn": "`pip install unicorn` (or `conda install -c conda-forge unicorn`)",
-    "capstone": "`pip install capstone` (or `conda install -c conda-forge capstone`)",
-    "keystone": "`pip install keystone-engine`",
+    "unicorn": N_("`pip install unicorn` (or `conda install -c conda-forge unicorn`)"),
+    "capstone": N_("`pip install capstone` (or `conda install -c conda-forge capstone`)"),
+    "keystone": N_("`pip install keystone-engine`"),
 }
-ALL_AT_ONCE = "`pip install unicorn capstone keystone-engine`, then restart the kernel"
+ALL_AT_ONCE = N_("`pip install unicorn capstone keystone-engine`, then restart the kernel")
 
 
 def load(module: str) -> ModuleType:
     """Import `module` (e.g. "unicorn.ppc_const"), or raise EmulatorMissing. Lesson 06."""
     package = module.split(".")[0]
     if package not in INSTALL:
-        raise ValueError(f"module must belong to one of {sorted(INSTALL)}; got {module!r}")
+        raise ValueError(
+            _(
+                "module must belong to one of {allowed}; got {module}",
+                allowed=sorted(INSTALL),
+                module=repr(module),
+            )
+        )
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise EmulatorMissing(
-            package, f"install it with {INSTALL[package]}; or all three: {ALL_AT_ONCE}"
-        ) from None
+        hint = _(
+            "install it with {command}; or all three: {all}",
+            command=_(INSTALL[package]),
+            all=_(ALL_AT_ONCE),
+        )
+        raise EmulatorMissing(package, hint) from None
 
 
 def versions() -> dict[str, str | None]:

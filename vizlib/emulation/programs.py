@@ -1,6 +1,7 @@
 """The guest programs of Lesson 06: machine code stored as bytes beside its assembly listing.
 
-Each listing line is (bytes in hex, instruction, what it does). The bytes are the program; the
+Each listing line is (bytes in hex, instruction, what it does); what it does, like a program's
+title, is English marked `N_` and shown through `_()`. The bytes are the program; the
 instruction text is what they mean, written as keystone assembles it (PowerPC registers as `r3`:
 `cpus.assemble` turns them into keystone's `%r3`). A unit test assembles every listing with
 keystone and disassembles every program with capstone to check that both agree with the bytes,
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vizlib.i18n import N_, _
 from vizlib.machine.vm import BOOT_ADDRESS
 
 # The guests' memory map (any free addresses do; these keep code and data apart).
@@ -47,12 +49,12 @@ class GuestProgram:
     @property
     def code(self) -> bytes:
         """The machine code: the listing's bytes, in order."""
-        return b"".join(bytes.fromhex(hex_bytes) for hex_bytes, _, _ in self.listing)
+        return b"".join(bytes.fromhex(hex_bytes) for hex_bytes, _text, _note in self.listing)
 
     @property
     def source(self) -> str:
         """The assembly source, one instruction a line."""
-        return "\n".join(text for _, text, _ in self.listing)
+        return "\n".join(text for _hex, text, _note in self.listing)
 
     @property
     def end(self) -> int:
@@ -63,14 +65,14 @@ class GuestProgram:
 PPC_SUM = GuestProgram(
     name="ppc-sum",
     arch="ppc32",
-    title="Sum an array of n words (PowerPC)",
+    title=N_("Sum an array of n words (PowerPC)"),
     listing=(
-        ("7c8903a6", "mtctr r4", "CTR = n, the loop count"),
-        ("38600000", "li r3, 0", "r3 = 0, the sum so far"),
-        ("38a5fffc", "addi r5, r5, -4", "r5 = one word before the array"),
-        ("84c50004", "loop: lwzu r6, 4(r5)", "r5 = r5 + 4; r6 = the word at r5"),
-        ("7c633214", "add r3, r3, r6", "sum = sum + r6"),
-        ("4200fff8", "bdnz loop", "CTR = CTR - 1; loop while CTR != 0"),
+        ("7c8903a6", "mtctr r4", N_("CTR = n, the loop count")),
+        ("38600000", "li r3, 0", N_("r3 = 0, the sum so far")),
+        ("38a5fffc", "addi r5, r5, -4", N_("r5 = one word before the array")),
+        ("84c50004", "loop: lwzu r6, 4(r5)", N_("r5 = r5 + 4; r6 = the word at r5")),
+        ("7c633214", "add r3, r3, r6", N_("sum = sum + r6")),
+        ("4200fff8", "bdnz loop", N_("CTR = CTR - 1; loop while CTR != 0")),
     ),
     result="r3",
     shown=("r3", "r4", "r5", "r6", "ctr"),
@@ -80,13 +82,13 @@ PPC_SUM = GuestProgram(
 ARM_SUM = GuestProgram(
     name="arm-sum",
     arch="arm",
-    title="Sum an array of n words (32-bit ARM)",
+    title=N_("Sum an array of n words (32-bit ARM)"),
     listing=(
-        ("0000a0e3", "mov r0, #0", "r0 = 0, the sum so far"),
-        ("043092e4", "loop: ldr r3, [r2], #4", "r3 = the word at r2; r2 = r2 + 4"),
-        ("030080e0", "add r0, r0, r3", "sum = sum + r3"),
-        ("011051e2", "subs r1, r1, #1", "n = n - 1, setting the flags"),
-        ("fbffff1a", "bne loop", "loop while n != 0"),
+        ("0000a0e3", "mov r0, #0", N_("r0 = 0, the sum so far")),
+        ("043092e4", "loop: ldr r3, [r2], #4", N_("r3 = the word at r2; r2 = r2 + 4")),
+        ("030080e0", "add r0, r0, r3", N_("sum = sum + r3")),
+        ("011051e2", "subs r1, r1, #1", N_("n = n - 1, setting the flags")),
+        ("fbffff1a", "bne loop", N_("loop while n != 0")),
     ),
     result="r0",
     shown=("r0", "r1", "r2", "r3", "cpsr"),
@@ -96,13 +98,13 @@ ARM_SUM = GuestProgram(
 ARM64_SUM = GuestProgram(
     name="arm64-sum",
     arch="arm64",
-    title="Sum an array of n words (64-bit ARM)",
+    title=N_("Sum an array of n words (64-bit ARM)"),
     listing=(
-        ("000080d2", "mov x0, #0", "x0 = 0, the sum so far"),
-        ("434440b8", "loop: ldr w3, [x2], #4", "w3 = the word at x2; x2 = x2 + 4"),
-        ("0000030b", "add w0, w0, w3", "sum = sum + w3 (32 bits)"),
-        ("210400f1", "subs x1, x1, #1", "n = n - 1, setting the flags"),
-        ("a1ffff54", "b.ne loop", "loop while n != 0"),
+        ("000080d2", "mov x0, #0", N_("x0 = 0, the sum so far")),
+        ("434440b8", "loop: ldr w3, [x2], #4", N_("w3 = the word at x2; x2 = x2 + 4")),
+        ("0000030b", "add w0, w0, w3", N_("sum = sum + w3 (32 bits)")),
+        ("210400f1", "subs x1, x1, #1", N_("n = n - 1, setting the flags")),
+        ("a1ffff54", "b.ne loop", N_("loop while n != 0")),
     ),
     result="x0",
     shown=("x0", "x1", "x2", "x3", "nzcv"),
@@ -112,12 +114,12 @@ ARM64_SUM = GuestProgram(
 PPC_ENDIAN = GuestProgram(
     name="ppc-endian",
     arch="ppc32",
-    title="Store a word, load its first byte (PowerPC)",
+    title=N_("Store a word, load its first byte (PowerPC)"),
     listing=(
-        ("3c801122", "lis r4, 0x1122", "r4 = 0x11220000"),
-        ("60843344", "ori r4, r4, 0x3344", "r4 = 0x11223344"),
-        ("90850000", "stw r4, 0(r5)", "store the word at r5"),
-        ("88650000", "lbz r3, 0(r5)", "r3 = the byte at r5, the lowest address"),
+        ("3c801122", "lis r4, 0x1122", N_("r4 = 0x11220000")),
+        ("60843344", "ori r4, r4, 0x3344", N_("r4 = 0x11223344")),
+        ("90850000", "stw r4, 0(r5)", N_("store the word at r5")),
+        ("88650000", "lbz r3, 0(r5)", N_("r3 = the byte at r5, the lowest address")),
     ),
     result="r3",
     shown=("r3", "r4", "r5"),
@@ -127,12 +129,12 @@ PPC_ENDIAN = GuestProgram(
 ARM_ENDIAN = GuestProgram(
     name="arm-endian",
     arch="arm",
-    title="Store a word, load its first byte (32-bit ARM)",
+    title=N_("Store a word, load its first byte (32-bit ARM)"),
     listing=(
-        ("444303e3", "movw r4, #0x3344", "r4 = 0x00003344"),
-        ("224141e3", "movt r4, #0x1122", "r4 = 0x11223344"),
-        ("004085e5", "str r4, [r5]", "store the word at r5"),
-        ("0000d5e5", "ldrb r0, [r5]", "r0 = the byte at r5, the lowest address"),
+        ("444303e3", "movw r4, #0x3344", N_("r4 = 0x00003344")),
+        ("224141e3", "movt r4, #0x1122", N_("r4 = 0x11223344")),
+        ("004085e5", "str r4, [r5]", N_("store the word at r5")),
+        ("0000d5e5", "ldrb r0, [r5]", N_("r0 = the byte at r5, the lowest address")),
     ),
     result="r0",
     shown=("r0", "r4", "r5"),
@@ -142,11 +144,11 @@ ARM_ENDIAN = GuestProgram(
 PPC_ROTATE = GuestProgram(
     name="ppc-rotate",
     arch="ppc32",
-    title="Build a word and rotate it (PowerPC)",
+    title=N_("Build a word and rotate it (PowerPC)"),
     listing=(
-        ("3c601234", "lis r3, 0x1234", "r3 = 0x1234 shifted into the upper half"),
-        ("60635678", "ori r3, r3, 0x5678", "OR 0x5678 into the lower half"),
-        ("5463403e", "rotlwi r3, r3, 8", "rotate r3 left by 8 bits (an rlwinm)"),
+        ("3c601234", "lis r3, 0x1234", N_("r3 = 0x1234 shifted into the upper half")),
+        ("60635678", "ori r3, r3, 0x5678", N_("OR 0x5678 into the lower half")),
+        ("5463403e", "rotlwi r3, r3, 8", N_("rotate r3 left by 8 bits (an rlwinm)")),
     ),
     result="r3",
     shown=("r3",),
@@ -155,11 +157,11 @@ PPC_ROTATE = GuestProgram(
 ARM_SPIN = GuestProgram(
     name="arm-spin",
     arch="arm",
-    title="A loop that never ends (32-bit ARM)",
+    title=N_("A loop that never ends (32-bit ARM)"),
     listing=(
-        ("0100a0e3", "mov r0, #1", "r0 = 1"),
-        ("010080e2", "spin: add r0, r0, #1", "r0 = r0 + 1"),
-        ("fdffffea", "b spin", "jump back, forever"),
+        ("0100a0e3", "mov r0, #1", N_("r0 = 1")),
+        ("010080e2", "spin: add r0, r0, #1", N_("r0 = r0 + 1")),
+        ("fdffffea", "b spin", N_("jump back, forever")),
     ),
     result="r0",
     shown=("r0", "pc"),
@@ -170,21 +172,21 @@ ARM_SPIN = GuestProgram(
 BOOT_SECTOR = GuestProgram(
     name="boot-sector",
     arch="x86-16",
-    title="Print a line on COM1 and power off (16-bit x86 boot sector)",
+    title=N_("Print a line on COM1 and power off (16-bit x86 boot sector)"),
     listing=(
-        ("fa", "cli", "no interrupts"),
-        ("31c0", "xor ax, ax", "ax = 0"),
-        ("8ed8", "mov ds, ax", "data segment 0: addresses are physical"),
-        ("be187c", "mov si, 0x7c18", "si = the message, right after the code"),
-        ("baf803", "mov dx, 0x3f8", "dx = COM1's data port"),
-        ("ac", "next: lodsb", "al = the byte at si; si = si + 1"),
-        ("84c0", "test al, al", "the terminating zero?"),
-        ("7403", "je done", "then stop printing"),
-        ("ee", "out dx, al", "send the character to COM1"),
-        ("ebf8", "jmp next", "and the next one"),
-        ("b010", "done: mov al, 0x10", "al = the exit value"),
-        ("e6f4", "out 0xf4, al", "write it to isa-debug-exit: QEMU exits"),
-        ("f4", "hlt", "stop here if there is no such device"),
+        ("fa", "cli", N_("no interrupts")),
+        ("31c0", "xor ax, ax", N_("ax = 0")),
+        ("8ed8", "mov ds, ax", N_("data segment 0: addresses are physical")),
+        ("be187c", "mov si, 0x7c18", N_("si = the message, right after the code")),
+        ("baf803", "mov dx, 0x3f8", N_("dx = COM1's data port")),
+        ("ac", "next: lodsb", N_("al = the byte at si; si = si + 1")),
+        ("84c0", "test al, al", N_("the terminating zero?")),
+        ("7403", "je done", N_("then stop printing")),
+        ("ee", "out dx, al", N_("send the character to COM1")),
+        ("ebf8", "jmp next", N_("and the next one")),
+        ("b010", "done: mov al, 0x10", N_("al = the exit value")),
+        ("e6f4", "out 0xf4, al", N_("write it to isa-debug-exit: QEMU exits")),
+        ("f4", "hlt", N_("stop here if there is no such device")),
     ),
     result="al",
     shown=(),
@@ -210,5 +212,11 @@ SUMS = ("ppc-sum", "arm-sum", "arm64-sum")  # the same work on three CPUs
 def program(name: str) -> GuestProgram:
     """The guest program called `name` (a key of PROGRAMS). Lesson 06."""
     if name not in PROGRAMS:
-        raise ValueError(f"name must be one of {', '.join(PROGRAMS)}; got {name!r}")
+        raise ValueError(
+            _(
+                "name must be one of {allowed}; got {name}",
+                allowed=", ".join(PROGRAMS),
+                name=repr(name),
+            )
+        )
     return PROGRAMS[name]

@@ -17,6 +17,7 @@ from importlib import resources
 from vizlib.emulation.cpus import Instruction
 from vizlib.emulation.errors import EmulationError, EmulatorMissing
 from vizlib.emulation.programs import BOOT_MESSAGE, BOOT_SECTOR, EXIT_VALUE
+from vizlib.i18n import _
 from vizlib.machine import qemu as pc
 from vizlib.machine.vm import BOOT_ADDRESS
 
@@ -87,18 +88,26 @@ def run_boot_sector(timeout: float = pc.TIMEOUT) -> BootLog:
     """
     reason = pc.unavailable_reason()
     if reason:
-        raise EmulatorMissing(pc.BINARY, f"install it with {pc.INSTALL_HINT}, then re-run the cell")
+        hint = _("install it with {hint}, then re-run the cell", hint=_(pc.INSTALL_HINT))
+        raise EmulatorMissing(pc.BINARY, hint)
     image = pc.boot_sector(BOOT_SECTOR.code + BOOT_MESSAGE)
     run = pc.run_in_qemu(image, "tcg", timeout, in_asm=True)
     if run.timed_out:
         raise EmulationError(
-            f"QEMU was still running after {timeout:g} s and was stopped: the guest never "
-            "reached the isa-debug-exit port"
+            _(
+                "QEMU was still running after {seconds} s and was stopped: the guest never "
+                "reached the isa-debug-exit port",
+                seconds=f"{timeout:g}",
+            )
         )
     if run.exit_code != EXIT_VALUE:
         raise EmulationError(
-            f"QEMU exited with status {run.status}, not {pc.exit_status(EXIT_VALUE)}: "
-            f"{run.stderr[-300:] or 'no message'}"
+            _(
+                "QEMU exited with status {status}, not {expected}: {messages}",
+                status=run.status,
+                expected=pc.exit_status(EXIT_VALUE),
+                messages=run.stderr[-300:] or _("no message"),
+            )
         )
     blocks = parse_in_asm(run.in_asm or "")
     serial = run.serial.decode(errors="replace").strip()

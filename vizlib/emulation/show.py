@@ -2,7 +2,8 @@
 
 Without unicorn, capstone, keystone or QEMU, a cell shows one install hint (in full the first time,
 as a short note after that) instead of failing, so the lesson still runs to the end. A guest that
-faults or runs away is shown as its error message, with the PC, not as a traceback.
+faults or runs away is shown as its error message, with the PC, not as a traceback. Everything is
+shown in the course's language.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from vizlib.emulation import blocks, cpus, qemu
 from vizlib.emulation.errors import EmulationError, EmulatorMissing, GuestError
 from vizlib.emulation.optional import versions
 from vizlib.emulation.programs import GuestProgram, program
+from vizlib.i18n import _
 from vizlib.machine import qemu as pc
 from vizlib.tables import markdown_table
 
@@ -31,9 +33,15 @@ def _display(*items: Any) -> None:
 
 def _hint(missing: EmulatorMissing) -> str:
     if missing.package in _hinted:
-        return f"*(Skipped: {missing.package} is not installed; see the note above.)*"
+        return _(
+            "*(Skipped: {package} is not installed; see the note above.)*",
+            package=missing.package,
+        )
     _hinted.add(missing.package)
-    return f"> **Note.** {missing}. This cell is skipped; the rest of the lesson still runs."
+    hint = _(
+        "{error}. This cell is skipped; the rest of the lesson still runs.", error=str(missing)
+    )
+    return _("> **Note.** {hint}", hint=hint)
 
 
 def degrades(show: Callable[..., None]) -> Callable[..., None]:
@@ -68,14 +76,16 @@ def _bytes(data: bytes) -> str:
 def show_status() -> None:
     """What this machine has for emulation: unicorn, capstone, keystone, QEMU. Lesson 06."""
     uses = {
-        "unicorn": "runs the guest CPUs (QEMU's CPU emulator as a library)",
-        "capstone": "disassembles guest code",
-        "keystone": "assembles your own guest code (optional)",
+        "unicorn": _("runs the guest CPUs (QEMU's CPU emulator as a library)"),
+        "capstone": _("disassembles guest code"),
+        "keystone": _("assembles your own guest code (optional)"),
     }
-    rows = [(name, version or "not installed", uses[name]) for name, version in versions().items()]
-    state = "not installed" if pc.unavailable_reason() else "installed"
-    rows.append((pc.BINARY, state, "boots a real PC (TCG)"))
-    _display(markdown_table(["Package", "Version", "Used to"], rows))
+    rows = [
+        (name, version or _("not installed"), uses[name]) for name, version in versions().items()
+    ]
+    state = _("not installed") if pc.unavailable_reason() else _("installed")
+    rows.append((pc.BINARY, state, _("boots a real PC (TCG)")))
+    _display(markdown_table([_("Package"), _("Version"), _("Used to")], rows))
 
 
 def show_listing(guest: GuestProgram | str) -> None:
@@ -85,8 +95,8 @@ def show_listing(guest: GuestProgram | str) -> None:
         decoded = [i.text for i in cpus.disassemble(guest)]
     except EmulatorMissing as missing:
         _display(_hint(missing))
-        decoded = ["(capstone missing)"] * len(guest.listing)
-    decoded += ["(not decoded)"] * (len(guest.listing) - len(decoded))
+        decoded = [_("(capstone missing)")] * len(guest.listing)
+    decoded += [_("(not decoded)")] * (len(guest.listing) - len(decoded))
     rows, address = [], guest.base
     for (hex_bytes, text, note), reading in zip(guest.listing, decoded, strict=False):
         rows.append(
@@ -95,12 +105,17 @@ def show_listing(guest: GuestProgram | str) -> None:
                 _bytes(bytes.fromhex(hex_bytes)),
                 f"`{text}`",
                 f"`{reading}`",
-                note,
+                _(note) if note else "",
             )
         )
         address += len(hex_bytes) // 2
-    title = f"**{guest.title}**: {cpus.arch(guest.arch).title}, {len(guest.code)} bytes"
-    header = ["Address", "Bytes", "Listing", "capstone reads", "What it does"]
+    title = _(
+        "**{title}**: {cpu}, {size} bytes",
+        title=_(guest.title),
+        cpu=_(cpus.arch(guest.arch).title),
+        size=len(guest.code),
+    )
+    header = [_("Address"), _("Bytes"), _("Listing"), _("capstone reads"), _("What it does")]
     _display(title, markdown_table(header, rows))
 
 
@@ -111,27 +126,47 @@ def show_run(guest: GuestProgram | str, n: int | None = None, **limits: Any) -> 
     try:
         result = cpus.run(guest, n, **limits)
     except GuestError as error:
-        _display(f"**The guest was stopped.** `{type(error).__name__}`: {error}")
+        _display(
+            _(
+                "**The guest was stopped.** `{kind}`: {error}",
+                kind=type(error).__name__,
+                error=error,
+            )
+        )
         return
     rows = [(name, _value(result.before[name]), _value(v), v) for name, v in result.after.items()]
     lines = [
-        markdown_table(["Register", "Before", "After", "After (decimal)"], rows),
+        markdown_table([_("Register"), _("Before"), _("After"), _("After (decimal)")], rows),
         markdown_table(
-            ["Data area", "Before", "After"],
+            [_("Data area"), _("Before"), _("After")],
             [(f"{cpus.DATA_BASE:#x}", _bytes(result.memory_before), _bytes(result.memory_after))],
         ),
     ]
-    answer = f"Result in `{guest.result}`: **{result.result}**"
     if guest.array:
-        answer += f"; the host's own sum of 1..{n}: {n * (n + 1) // 2 & 0xFFFF_FFFF}"
+        answer = _(
+            "Result in `{register}`: **{value}**; the host's own sum of 1..{n}: {sum}",
+            register=guest.result,
+            value=result.result,
+            n=n,
+            sum=n * (n + 1) // 2 & 0xFFFF_FFFF,
+        )
+    else:
+        answer = _(
+            "Result in `{register}`: **{value}**", register=guest.result, value=result.result
+        )
     _display(*lines, answer)
 
 
 def _chain(events: Iterable[blocks.BlockRun]) -> str:
     events = list(events)
-    parts = [f"{e.address:#x}{' (new)' if e.new else ''}" for e in events[:TRACE_SHOWN]]
+    parts = [
+        _("{address} (new)", address=f"{e.address:#x}") if e.new else f"{e.address:#x}"
+        for e in events[:TRACE_SHOWN]
+    ]
     rest = len(events) - TRACE_SHOWN
-    return " → ".join(parts) + (f" → … {rest} more" if rest > 0 else "")
+    if rest > 0:
+        parts.append(_("… {rest} more", rest=rest))
+    return " → ".join(parts)
 
 
 @degrades
@@ -140,10 +175,14 @@ def show_blocks(guest: GuestProgram | str, n: int | None = None) -> None:
     trace = blocks.trace_blocks(guest, n)
     rows = [(f"{b.address:#x}", b.instructions, b.size, b.runs) for b in trace.blocks]
     _display(
-        f"Blocks in the order they ran: {_chain(trace.events)}",
-        markdown_table(["Block at", "Instructions", "Bytes", "Times run"], rows),
-        f"**{trace.translated}** blocks translated, **{trace.executed}** block executions; "
-        f"result {trace.result}.",
+        _("Blocks in the order they ran: {chain}", chain=_chain(trace.events)),
+        markdown_table([_("Block at"), _("Instructions"), _("Bytes"), _("Times run")], rows),
+        _(
+            "**{translated}** blocks translated, **{executed}** block executions; result {result}.",
+            translated=trace.translated,
+            executed=trace.executed,
+            result=trace.result,
+        ),
     )
 
 
@@ -155,23 +194,38 @@ def show_speeds(guest: GuestProgram | str = "ppc-sum", repeats: int = 3) -> None
     result = blocks.speeds(guest, repeats=repeats)
     rows = [
         (
-            mode,
+            _(mode),
             f"{result.seconds[mode] * 1e9:,.1f}",
             _times(result.ratio(mode)),
             _times(result.seconds[mode] / result.seconds["translated"]),
-            blocks.MODE_NOTES[mode],
+            _(blocks.MODE_NOTES[mode]),
         )
         for mode in blocks.MODES
     ]
-    header = ["Way", "ns per word", "vs numpy", "vs translated", "What runs"]
+    header = [_("Way"), _("ns per word"), _("vs numpy"), _("vs translated"), _("What runs")]
     _display(markdown_table(header, rows), emulation_speeds(result))
+
+
+def show_published() -> None:
+    """How many times slower than native code published emulators ran (`blocks.PUBLISHED`).
+
+    Lesson 06.
+    """
+    rows = [(_(what), ratio, _(source)) for what, ratio, source in blocks.PUBLISHED]
+    header = [_("Published"), _("Times slower than native"), _("Source")]
+    _display(markdown_table(header, rows))
 
 
 def _block_listing(boot: qemu.BootLog) -> str:
     lines = []
     for number, block in enumerate(boot.boot_blocks, 1):
         lines.append(
-            f"block {number} at {block.address:#x}, {len(block.instructions)} instructions"
+            _(
+                "block {number} at {address}, {count} instructions",
+                number=number,
+                address=f"{block.address:#x}",
+                count=len(block.instructions),
+            )
         )
         lines += [f"  {i.address:#x}  {i.hex:<8} {i.text}" for i in block.instructions]
     return "```\n" + "\n".join(lines) + "\n```"
@@ -184,22 +238,30 @@ def show_boot_sector(timeout: float = pc.TIMEOUT) -> None:
     """
     try:
         boot = qemu.run_boot_sector(timeout)
-        origin = f"**Live run** on this machine, {boot.qemu}."
+        origin = _("**Live run** on this machine, {qemu}.", qemu=boot.qemu)
     except EmulationError as error:
         missing = isinstance(error, EmulatorMissing)
-        _display(_hint(error) if missing else f"> **QEMU did not finish.** {error}")
+        _display(_hint(error) if missing else _("> **QEMU did not finish.** {error}", error=error))
         boot = qemu.stored_boot_log()
-        origin = (
-            f"**Stored log**, recorded with {boot.qemu} when the course was written, "
-            "not on this machine."
+        origin = _(
+            "**Stored log**, recorded with {qemu} when the course was written, not on this "
+            "machine.",
+            qemu=boot.qemu,
         )
     _display(
         origin,
-        f"Serial output (COM1): `{boot.serial}`",
-        f"Exit status {boot.exit_status} = ({boot.exit_value:#x} << 1) | 1: the value the guest "
-        "wrote to the isa-debug-exit port.",
-        f"QEMU translated {boot.blocks_logged:,} blocks, {len(boot.boot_blocks)} of them the "
-        "boot sector's:",
+        _("Serial output (COM1): `{serial}`", serial=boot.serial),
+        _(
+            "Exit status {status} = ({value} << 1) | 1: the value the guest wrote to the "
+            "isa-debug-exit port.",
+            status=boot.exit_status,
+            value=f"{boot.exit_value:#x}",
+        ),
+        _(
+            "QEMU translated {logged} blocks, {own} of them the boot sector's:",
+            logged=f"{boot.blocks_logged:,}",
+            own=len(boot.boot_blocks),
+        ),
         _block_listing(boot),
     )
 

@@ -15,7 +15,7 @@ Linux guest: built from Debian's packages, booted in QEMU on each accelerator), 
 
 from vizlib.machine.errors import AcceleratorUnavailable, GuestCrashed, GuestTimeout, MachineError
 from vizlib.machine.results import Exit, RunResult
-from vizlib.machine.vm import VirtualMachine, accelerators, run_guest
+from vizlib.machine.vm import VirtualMachine, accelerator_rows, accelerators, run_guest
 
 __all__ = [
     "AcceleratorUnavailable",
@@ -25,6 +25,7 @@ __all__ = [
     "MachineError",
     "RunResult",
     "VirtualMachine",
+    "accelerator_rows",
     "accelerators",
     "run_guest",
 ]

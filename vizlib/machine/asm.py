@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from vizlib.i18n import _
+
 try:
     import keystone
 except ImportError:
@@ -73,7 +75,9 @@ def to_keystone(listing: str) -> str:
         if not line.strip() or _SKIPPED.match(line):
             continue
         if line.lstrip().startswith("["):  # keystone loops forever on these
-            raise ValueError(f"listing: the directive {line.strip()!r} is not supported")
+            raise ValueError(
+                _("listing: the directive {line} is not supported", line=repr(line.strip()))
+            )
         data = _DATA.match(line)
         if data:
             lines.append(_data_line(*data.groups()))
@@ -91,10 +95,10 @@ def assemble(listing: str, address: int = 0x7C00) -> bytes:
     Needs keystone-engine (`pip install keystone-engine`); raises ImportError without it.
     """
     if keystone is None:
-        raise ImportError("assemble needs keystone-engine: `pip install keystone-engine`")
+        raise ImportError(_("assemble needs keystone-engine: `pip install keystone-engine`"))
     engine = keystone.Ks(keystone.KS_ARCH_X86, keystone.KS_MODE_16)
     try:
-        encoding, _ = engine.asm(to_keystone(listing), address)
+        encoding, _count = engine.asm(to_keystone(listing), address)
     except keystone.KsError as e:
-        raise ValueError(f"listing: keystone cannot assemble it: {e}") from None
+        raise ValueError(_("listing: keystone cannot assemble it: {error}", error=e)) from None
     return bytes(encoding or b"")

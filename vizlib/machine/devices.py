@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 
+from vizlib.i18n import N_, _
 from vizlib.machine.memory import GuestMemory
 from vizlib.machine.results import Exit
 
@@ -38,16 +39,17 @@ NO_HANDLER_PORT = 0xE0  # this course's choice: a port no standard PC device use
 DEFAULT_HANDLERS = 0x500  # this course's choice: free RAM just past the BIOS data area (0x400)
 VECTORS = 256  # entries of the real-mode interrupt vector table, 4 bytes each (Intel SDM)
 # Real-mode exceptions by vector (Intel SDM vol. 3A, table 6-1); other vectors are interrupts.
+# Shown through `_()`.
 EXCEPTIONS = {
-    0: "#DE (divide error)",
-    1: "#DB (debug)",
-    3: "#BP (breakpoint)",
-    4: "#OF (overflow)",
-    5: "#BR (BOUND range exceeded)",
-    6: "#UD (invalid opcode)",
-    7: "#NM (device not available)",
-    8: "#DF (double fault)",
-    13: "#GP (general protection)",
+    0: N_("#DE (divide error)"),
+    1: N_("#DB (debug)"),
+    3: N_("#BP (breakpoint)"),
+    4: N_("#OF (overflow)"),
+    5: N_("#BR (BOUND range exceeded)"),
+    6: N_("#UD (invalid opcode)"),
+    7: N_("#NM (device not available)"),
+    8: N_("#DF (double fault)"),
+    13: N_("#GP (general protection)"),
 }
 
 
@@ -67,7 +69,12 @@ class PortDevice:
     def __init__(self, ports: range):
         contiguous = isinstance(ports, range) and ports.step == 1
         if not (contiguous and 0 <= ports.start < ports.stop <= 1 << 16):
-            raise ValueError(f"ports must be a non-empty range inside 0..0xffff, got {ports!r}")
+            raise ValueError(
+                _(
+                    "ports must be a non-empty range inside 0..0xffff, got {ports}",
+                    ports=repr(ports),
+                )
+            )
         self.ports = ports
         self.board: Board | None = None
 
@@ -188,7 +195,12 @@ class NoHandler(PortDevice):
 
     def __init__(self, port: int = NO_HANDLER_PORT):
         if not 0 <= port <= 0xFF:
-            raise ValueError(f"port must be 0..0xff (OUT with an immediate port), got {port:#x}")
+            raise ValueError(
+                _(
+                    "port must be 0..0xff (OUT with an immediate port), got {port}",
+                    port=f"{port:#x}",
+                )
+            )
         super().__init__(ports=range(port, port + 1))
         self.vector: int | None = None  # the vector last reported
 
@@ -203,13 +215,19 @@ class NoHandler(PortDevice):
 
     def io_out(self, port: int, size: int, value: int) -> None:
         self.vector = vector = value & 0xFF
-        what = (
-            f"exception {EXCEPTIONS[vector]}" if vector in EXCEPTIONS else f"interrupt {vector:#x}"
-        )
-        self.board.crash(
-            f"{what} with no handler: the guest put none in the interrupt vector table, and this "
-            "machine has no BIOS to provide one"
-        )
+        if vector in EXCEPTIONS:
+            reason = _(
+                "exception {name} with no handler: the guest put none in the interrupt vector "
+                "table, and this machine has no BIOS to provide one",
+                name=_(EXCEPTIONS[vector]),
+            )
+        else:
+            reason = _(
+                "interrupt {vector} with no handler: the guest put none in the interrupt vector "
+                "table, and this machine has no BIOS to provide one",
+                vector=f"{vector:#x}",
+            )
+        self.board.crash(reason)
 
 
 class TextDisplay(MmioDevice):
@@ -239,7 +257,14 @@ class TextDisplay(MmioDevice):
 
 def _checked(value, device, method: str) -> int:
     if not isinstance(value, int):
-        raise TypeError(f"{type(device).__name__}.{method} must return an int, got {value!r}")
+        raise TypeError(
+            _(
+                "{device}.{method} must return an int, got {value}",
+                device=type(device).__name__,
+                method=method,
+                value=repr(value),
+            )
+        )
     return value
 
 
@@ -266,23 +291,38 @@ class Board:
             for other in self.port_devices:
                 if set(device.ports) & set(other.ports):
                     raise ValueError(
-                        f"device: ports {device.ports} overlap {type(other).__name__}'s "
-                        f"{other.ports}"
+                        _(
+                            "device: ports {ports} overlap {other}'s {other_ports}",
+                            ports=device.ports,
+                            other=type(other).__name__,
+                            other_ports=other.ports,
+                        )
                     )
             self.port_devices.append(device)
         elif isinstance(device, MmioDevice):
             end = device.base + device.size
             if not any(s <= device.base and end <= s + n for s, n in self.memory.holes()):
                 raise ValueError(
-                    f"device: MMIO range {device.base:#x}-{end - 1:#x} must lie outside RAM, in "
-                    f"{', '.join(f'{s:#x}-{s + n - 1:#x}' for s, n in self.memory.holes())}"
+                    _(
+                        "device: MMIO range {start}-{end} must lie outside RAM, in {holes}",
+                        start=f"{device.base:#x}",
+                        end=f"{end - 1:#x}",
+                        holes=", ".join(f"{s:#x}-{s + n - 1:#x}" for s, n in self.memory.holes()),
+                    )
                 )
             for other in self.mmio_devices:
                 if device.base < other.base + other.size and other.base < end:
-                    raise ValueError(f"device: MMIO range overlaps {type(other).__name__}")
+                    raise ValueError(
+                        _("device: MMIO range overlaps {other}", other=type(other).__name__)
+                    )
             self.mmio_devices.append(device)
         else:
-            raise ValueError(f"device must be a PortDevice or an MmioDevice, got {device!r}")
+            raise ValueError(
+                _(
+                    "device must be a PortDevice or an MmioDevice, got {device}",
+                    device=repr(device),
+                )
+            )
         device.board = self
 
     def start_run(self, max_exits: int) -> None:

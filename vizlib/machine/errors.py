@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vizlib.i18n import _
+
 if TYPE_CHECKING:
     from vizlib.machine.results import RunResult
 
@@ -16,7 +18,9 @@ class AcceleratorUnavailable(MachineError):
     """The accelerator cannot run here; the message says why and what to do. Lesson 07."""
 
     def __init__(self, accel: str, reason: str):
-        super().__init__(f"accelerator {accel!r} is unavailable: {reason}")
+        super().__init__(
+            _("accelerator {accel} is unavailable: {reason}", accel=repr(accel), reason=reason)
+        )
         self.accel = accel
         self.reason = reason
 
@@ -29,8 +33,12 @@ class GuestTimeout(MachineError):
 
     def __init__(self, timeout: float, result: RunResult):
         super().__init__(
-            f"guest still running after {timeout} s ({len(result.exits)} exits so far); "
-            "a loop such as `jmp $` never gives control back"
+            _(
+                "guest still running after {timeout} s ({exits} exits so far); a loop such as "
+                "`jmp $` never gives control back",
+                timeout=timeout,
+                exits=len(result.exits),
+            )
         )
         self.timeout = timeout
         self.result = result
@@ -45,7 +53,7 @@ class GuestCrashed(MachineError):
 
     def __init__(self, reason: str, registers: dict[str, int], result: RunResult):
         where = f"cs:ip={registers.get('cs', 0):04x}:{registers.get('ip', 0):04x}"
-        super().__init__(f"guest crashed: {reason} ({where})")
+        super().__init__(_("guest crashed: {reason} ({where})", reason=reason, where=where))
         self.reason = reason
         self.registers = registers
         self.result = result

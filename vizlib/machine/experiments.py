@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from vizlib.i18n import N_, _
 from vizlib.machine import guests
 from vizlib.machine.devices import DISPLAY_COLUMNS, MmioDevice, PortDevice
 from vizlib.machine.errors import GuestCrashed, GuestTimeout
@@ -29,11 +30,12 @@ DEVICES = {
     "pv-console": (guests.HELLO_PV, guests.HELLO),
     "display": (guests.MMIO_DISPLAY, guests.MMIO_DISPLAY.display.encode()),
 }
+# Each device in words, shown through `_()` (`device_label`).
 DEVICE_LABELS = {
-    "com1": "COM1 (emulated UART)",
-    "com1-polling": "COM1, polling its status",
-    "pv-console": "paravirtual console",
-    "display": "text display (MMIO)",
+    "com1": N_("COM1 (emulated UART)"),
+    "com1-polling": N_("COM1, polling its status"),
+    "pv-console": N_("paravirtual console"),
+    "display": N_("text display (MMIO)"),
 }
 # Longest message: the display's 80 x 25 cells (devices.DISPLAY_COLUMNS * DISPLAY_ROWS).
 MAX_MESSAGE = 2000
@@ -41,6 +43,23 @@ TERMINATED = ("com1", "com1-polling", "display")  # these guests stop at a zero 
 HELLO_PV_LENGTH_OFFSET = 12  # HELLO_PV: 8 bytes of code, 4 of buffer address, then the length
 MAX_RUN_EXITS = 10_000  # this course's choice: a runaway guest that keeps exiting stops here
 PRINTABLE = range(0x20, 0x7F)  # written as text in a listing's db line; other bytes as numbers
+
+
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise ValueError(
+            _(
+                "device must be one of {allowed}, got {device}",
+                allowed=list(DEVICES),
+                device=repr(device),
+            )
+        )
+
+
+def device_label(device: str) -> str:
+    """`device` (one of DEVICES) in words, in the course's language. Lesson 08."""
+    _check_device(device)
+    return _(DEVICE_LABELS[device])
 
 
 def db_line(message: bytes, terminator: bool) -> str:
@@ -65,13 +84,20 @@ def message_guest(device: str, message: bytes) -> Guest:
     The code before the message is unchanged: its `mov si, message` (or the descriptor's
     address) already points past it. The paravirtual guest's descriptor gets the new length.
     """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {list(DEVICES)}, got {device!r}")
+    _check_device(device)
     if not isinstance(message, (bytes, bytearray)) or not 1 <= len(message) <= MAX_MESSAGE:
-        raise ValueError(f"message must be 1 to {MAX_MESSAGE} bytes, got {message!r:.60}")
+        raise ValueError(
+            _(
+                "message must be 1 to {limit} bytes, got {value}",
+                limit=MAX_MESSAGE,
+                value=f"{message!r:.60}",
+            )
+        )
     terminated = device in TERMINATED
     if terminated and 0 in message:
-        raise ValueError(f"message: the {device} guest stops at a zero byte; remove it")
+        raise ValueError(
+            _("message: the {device} guest stops at a zero byte; remove it", device=device)
+        )
     template, old_message = DEVICES[device]
     start = len(template.code) - len(old_message) - terminated
     code = bytes(template.code[:start]) + bytes(message) + b"\0" * terminated
@@ -158,12 +184,12 @@ def time_guests(guests: Sequence[Guest], accels: Sequence[str], runs: int = 5) -
     timed, not building the machine. The timings come guest by guest, accelerator by accelerator.
     """
     if not (isinstance(runs, int) and 1 <= runs <= 100):
-        raise ValueError(f"runs must be an int from 1 to 100, got {runs!r}")
+        raise ValueError(_("runs must be an int from 1 to 100, got {runs}", runs=repr(runs)))
     pairs = [(guest, accel) for guest in guests for accel in accels]
     if not pairs:
-        raise ValueError("guests and accels must each hold at least one item")
-    results = [[] for _ in pairs]
-    for _ in range(runs):
+        raise ValueError(_("guests and accels must each hold at least one item"))
+    results = [[] for _pair in pairs]
+    for _round in range(runs):
         for (guest, accel), done in zip(pairs, results, strict=True):
             done.append(run_guest(guest, accel, timeout=10))
     return [
@@ -174,7 +200,7 @@ def time_guests(guests: Sequence[Guest], accels: Sequence[str], runs: int = 5) -
             len(done[0].exits),
             runs,
         )
-        for (guest, _), done in zip(pairs, results, strict=True)
+        for (guest, _accel), done in zip(pairs, results, strict=True)
     ]
 
 
@@ -185,7 +211,7 @@ def time_guest(guest: Guest, accel: str = "auto", runs: int = 5) -> Timing:
 
 HALT_ONLY = Guest(
     name="halt_only",
-    description="A single HLT: what a run costs before the guest does anything.",
+    description=N_("A single HLT: what a run costs before the guest does anything."),
     listing="""\
 ; Stop at once: the run's set-up and one HLT exit are all there is to time.
     bits 16
@@ -198,7 +224,7 @@ HALT_ONLY = Guest(
 
 READ_DEVICE = Guest(
     name="read_device",
-    description="Prints what the device at port 0x600 answers, until it answers 0.",
+    description=N_("Prints what the device at port 0x600 answers, until it answers 0."),
     listing="""\
 ; Print what the device at port 0x600 says, one character per IN, until it answers 0.
     bits 16
@@ -220,7 +246,7 @@ done:
 
 UPPERCASE_ECHO = Guest(
     name="uppercase_echo",
-    description="Gives each character to the device at port 0x600 and prints its answer.",
+    description=N_("Gives each character to the device at port 0x600 and prints its answer."),
     listing="""\
 ; Hand each character to the device at port 0x600, read back its answer, print the answer.
     bits 16
@@ -251,7 +277,9 @@ message:
 
 COUNT_ME = Guest(
     name="count_me",
-    description="Polls COM1 and prints three stars, writes two cells of the display, powers off.",
+    description=N_(
+        "Polls COM1 and prints three stars, writes two cells of the display, powers off."
+    ),
     listing="""\
 ; Three rounds of "wait for COM1, print a star", two characters on the display, power off.
     bits 16

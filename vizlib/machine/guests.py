@@ -15,8 +15,10 @@ handler (`devices.NoHandler`), and the crash reason says that the accelerator sk
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from vizlib.i18n import N_, _
 from vizlib.machine.vm import BOOT_ADDRESS
 
 
@@ -24,8 +26,9 @@ from vizlib.machine.vm import BOOT_ADDRESS
 class Guest:
     """A guest program and what it should do. Lesson 07.
 
-    stop: the RunResult.stop_reason it ends with ("timeout" and "crash" arrive as GuestTimeout
-    and GuestCrashed). exit_counts: RunResult.exit_counts it should produce.
+    description: what it does, in English (marked `N_`, shown through `_()`). stop: the
+    RunResult.stop_reason it ends with ("timeout" and "crash" arrive as GuestTimeout and
+    GuestCrashed). exit_counts: RunResult.exit_counts it should produce.
     """
 
     name: str
@@ -45,7 +48,7 @@ HELLO = b"Hello, world!\n"
 
 LWN_ADD = Guest(
     name="lwn_add",
-    description="LWN's KVM API example: prints AL + BL and a newline.",
+    description=N_("LWN's KVM API example: prints AL + BL and a newline."),
     listing="""\
 ; LWN's "Using the KVM API" (2015) guest: print AL + BL as a digit, then a newline.
 ; The VMM starts it with AL = BL = 2.
@@ -67,7 +70,7 @@ LWN_ADD = Guest(
 
 HELLO_SERIAL = Guest(
     name="hello_serial",
-    description="Hello on COM1, one OUT (one exit) per character: an emulated device.",
+    description=N_("Hello on COM1, one OUT (one exit) per character: an emulated device."),
     listing="""\
 ; Print a string on COM1, one OUT (so one exit) per character: an emulated device.
     bits 16
@@ -94,7 +97,7 @@ message:
 
 HELLO_POLLING = Guest(
     name="hello_polling",
-    description="Hello on COM1, polling the line status register before each character.",
+    description=N_("Hello on COM1, polling the line status register before each character."),
     listing="""\
 ; Print on COM1 like a careful driver: wait until the line status register says the
 ; transmitter is free before each character. Two exits per character.
@@ -130,7 +133,7 @@ message:
 
 HELLO_PV = Guest(
     name="hello_pv",
-    description="Hello through the paravirtual console: one notify for the whole string.",
+    description=N_("Hello through the paravirtual console: one notify for the whole string."),
     listing="""\
 ; Print through the paravirtual console: describe the buffer in shared memory, then
 ; ring the doorbell once. One exit for the whole string, as a virtio driver does.
@@ -156,7 +159,7 @@ message_end:
 
 MMIO_DISPLAY = Guest(
     name="mmio_display",
-    description="Writes to the text display at 0xb8000: one MMIO exit per store.",
+    description=N_("Writes to the text display at 0xb8000: one MMIO exit per store."),
     listing="""\
 ; Write a string to the text display at 0xb8000. No RAM backs that address, so every
 ; store is an MMIO exit; then read the first cell back and echo it on COM1.
@@ -192,7 +195,7 @@ message:
 
 DEBUG_EXIT = Guest(
     name="debug_exit",
-    description="Powers off through isa-debug-exit with code 42.",
+    description=N_("Powers off through isa-debug-exit with code 42."),
     listing="""\
 ; Stop the machine with an exit code through QEMU's isa-debug-exit device (port 0xf4).
 ; Real QEMU would exit with status (42 << 1) | 1 = 85.
@@ -210,7 +213,9 @@ DEBUG_EXIT = Guest(
 
 INTERRUPTS = Guest(
     name="interrupts",
-    description="A software interrupt and an invalid-opcode exception, handled through the IVT.",
+    description=N_(
+        "A software interrupt and an invalid-opcode exception, handled through the IVT."
+    ),
     listing="""\
 ; Real-mode interrupts through the interrupt vector table at address 0: a software
 ; interrupt (int 0x21) and an exception (#UD from ud2), each with its own handler.
@@ -249,7 +254,9 @@ ud_handler:
 
 BUSY_LOOP = Guest(
     name="busy_loop",
-    description="50,000 loop iterations with no exit, then one character: guest time, not exits.",
+    description=N_(
+        "50,000 loop iterations with no exit, then one character: guest time, not exits."
+    ),
     listing="""\
 ; Count down 50,000 times without leaving the guest, then print one dot: time spent
 ; running guest code rather than exiting.
@@ -270,7 +277,7 @@ spin:
 
 RUNAWAY = Guest(
     name="runaway",
-    description="`jmp $`: never exits, only a timeout stops it.",
+    description=N_("`jmp $`: never exits, only a timeout stops it."),
     listing="""\
 ; Loop forever without touching a device: no exit ever gives the VMM control back,
 ; only a timeout stops it.
@@ -285,7 +292,7 @@ RUNAWAY = Guest(
 
 TRIPLE_FAULT = Guest(
     name="triple_fault",
-    description="IDT limit 0, then int3: a triple fault (a PVM host delivers it anyway).",
+    description=N_("IDT limit 0, then int3: a triple fault (a PVM host delivers it anyway)."),
     listing="""\
 ; Load an interrupt table of limit 0, then raise an exception: no vector fits, the #GP and
 ; the #DF raised on the way do not fit either, and the CPU shuts down (a triple fault).
@@ -306,7 +313,7 @@ empty_idt:
 
 FETCH_FROM_HOLE = Guest(
     name="fetch_from_hole",
-    description="Jumps to 0xa0000 where no RAM is: the accelerator cannot fetch code.",
+    description=N_("Jumps to 0xa0000 where no RAM is: the accelerator cannot fetch code."),
     listing="""\
 ; Jump into the hole at 0xa0000, where no RAM is: the CPU has no instructions to fetch.
 ; KVM reports an internal error (its emulator cannot fetch from MMIO), unicorn a fetch error.
@@ -339,3 +346,17 @@ GUESTS = {
     )
 }
 """Every guest by name."""
+
+
+def guest_rows(guests: Iterable[Guest] | None = None) -> list[tuple[str, str, str]]:
+    """(name, what it does, exits it should cause) of each guest (default: GUESTS), for a table,
+    in the course's language. Lesson 07."""
+    return [
+        (
+            guest.name,
+            _(guest.description),
+            ", ".join(f"{count} {reason}" for reason, count in guest.exit_counts.items())
+            or _("none"),
+        )
+        for guest in (GUESTS.values() if guests is None else guests)
+    ]

@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from vizlib.i18n import _
 from vizlib.machine import kvm_api as api
 from vizlib.machine.devices import Board
 from vizlib.machine.errors import AcceleratorUnavailable
@@ -57,30 +58,36 @@ class KvmCall:
 def unavailable_reason(path: str = DEVICE) -> str | None:
     """Why /dev/kvm cannot be used here (with what to do), or None if it can."""
     if fcntl is None:
-        return "KVM is part of Linux; on this system use accel='tcg'"
+        return _("KVM is part of Linux; on this system use accel='tcg'")
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
-        return (
-            f"no {path}: the kvm module is not loaded or the CPU has no virtualization "
+        return _(
+            "no {path}: the kvm module is not loaded or the CPU has no virtualization "
             "extensions; try `sudo modprobe kvm_intel` (or kvm_amd), enable VT-x/AMD-V in the "
-            "firmware, or enable nested virtualization if this machine is itself a VM"
+            "firmware, or enable nested virtualization if this machine is itself a VM",
+            path=path,
         )
     except PermissionError:
-        return (
-            f"permission denied on {path}: add yourself to its group "
-            "(`sudo usermod -aG kvm $USER`, then log in again)"
+        return _(
+            "permission denied on {path}: add yourself to its group "
+            "(`sudo usermod -aG kvm $USER`, then log in again)",
+            path=path,
         )
     except OSError as e:
-        return f"cannot open {path}: {e.strerror}"
+        return _("cannot open {path}: {reason}", path=path, reason=e.strerror)
     try:
         version = fcntl.ioctl(fd, api.KVM_GET_API_VERSION, 0)
         if version != api.KVM_API_VERSION:
-            return f"KVM API version {version}, this code speaks {api.KVM_API_VERSION}"
+            return _(
+                "KVM API version {version}, this code speaks {expected}",
+                version=version,
+                expected=api.KVM_API_VERSION,
+            )
         if not fcntl.ioctl(fd, api.KVM_CHECK_EXTENSION, api.KVM_CAP_USER_MEMORY):
-            return "KVM lacks KVM_CAP_USER_MEMORY (a kernel older than 2.6.27?)"
+            return _("KVM lacks KVM_CAP_USER_MEMORY (a kernel older than 2.6.27?)")
     except OSError as e:
-        return f"{path} refused an ioctl: {e.strerror}"
+        return _("{path} refused an ioctl: {reason}", path=path, reason=e.strerror)
     finally:
         os.close(fd)
     return None
@@ -128,7 +135,9 @@ class KvmSession:
     def _ioctl(self, fd_name: str, request: int, arg=0, summary: str = "") -> int:
         fd = {"/dev/kvm": self.kvm_fd, "vm": self.vm_fd, "vcpu": self.vcpu_fd}[fd_name]
         if fd is None:
-            raise ValueError(f"fd: no {fd_name} file descriptor yet; run the earlier steps first")
+            raise ValueError(
+                _("fd: no {fd} file descriptor yet; run the earlier steps first", fd=fd_name)
+            )
         name = api.IOCTL_NAMES[request]
         try:
             if isinstance(arg, int):
@@ -159,11 +168,12 @@ class KvmSession:
 
     def check_extension(self, capability: int) -> int:
         """KVM_CHECK_EXTENSION: > 0 when the kernel has the capability (KVM_CAP_...)."""
-        return self._ioctl("/dev/kvm", api.KVM_CHECK_EXTENSION, capability, f"cap {capability}")
+        summary = _("cap {capability}", capability=capability)
+        return self._ioctl("/dev/kvm", api.KVM_CHECK_EXTENSION, capability, summary)
 
     def create_vm(self) -> int:
         """KVM_CREATE_VM: a new, empty virtual machine (no memory, no vCPU)."""
-        self.vm_fd = self._ioctl("/dev/kvm", api.KVM_CREATE_VM, 0, "type 0 (default)")
+        self.vm_fd = self._ioctl("/dev/kvm", api.KVM_CREATE_VM, 0, _("type 0 (default)"))
         return self.vm_fd
 
     def set_user_memory_region(
@@ -177,26 +187,32 @@ class KvmSession:
             memory_size=memory_size,
             userspace_addr=userspace_addr,
         )
-        summary = (
-            f"slot {slot}: guest {guest_phys_addr:#x} +{memory_size:#x} -> host {userspace_addr:#x}"
+        summary = _(
+            "slot {slot}: guest {guest} +{size} -> host {host}",
+            slot=slot,
+            guest=f"{guest_phys_addr:#x}",
+            size=f"{memory_size:#x}",
+            host=f"{userspace_addr:#x}",
         )
         return self._ioctl("vm", api.KVM_SET_USER_MEMORY_REGION, region, summary)
 
     def create_vcpu(self, vcpu_id: int = 0) -> int:
         """KVM_CREATE_VCPU: a virtual CPU, in the state of a CPU after reset."""
-        self.vcpu_fd = self._ioctl("vm", api.KVM_CREATE_VCPU, vcpu_id, f"vcpu id {vcpu_id}")
+        summary = _("vcpu id {id}", id=vcpu_id)
+        self.vcpu_fd = self._ioctl("vm", api.KVM_CREATE_VCPU, vcpu_id, summary)
         return self.vcpu_fd
 
     def mmap_run(self) -> int:
         """KVM_GET_VCPU_MMAP_SIZE, then mmap the vCPU fd: the struct kvm_run page(s)."""
         self.run_size = self._ioctl("/dev/kvm", api.KVM_GET_VCPU_MMAP_SIZE)
         if self.vcpu_fd is None:
-            raise ValueError("fd: no vcpu file descriptor yet; run create_vcpu first")
+            raise ValueError(_("fd: no vcpu file descriptor yet; run create_vcpu first"))
         self._run_map = mmap.mmap(
             self.vcpu_fd, self.run_size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
         )
         self.run = api.kvm_run.from_buffer(self._run_map)
-        self._log("mmap", None, "vcpu", f"{self.run_size} bytes, MAP_SHARED", "struct kvm_run")
+        summary = _("{size} bytes, MAP_SHARED", size=self.run_size)
+        self._log("mmap", None, "vcpu", summary, "struct kvm_run")
         return self.run_size
 
     def get_regs(self) -> api.kvm_regs:
@@ -230,7 +246,7 @@ class KvmSession:
         `complete_mmio_read`.
         """
         if self.run is None:
-            raise ValueError("run: struct kvm_run is not mapped yet; run mmap_run first")
+            raise ValueError(_("run: struct kvm_run is not mapped yet; run mmap_run first"))
         try:
             self._ioctl("vcpu", api.KVM_RUN)
         except InterruptedError:
@@ -271,13 +287,18 @@ class KvmSession:
         if run.exit_reason == api.KVM_EXIT_INTERNAL_ERROR:
             sub = run.internal.suberror
             data = " ".join(f"{d:#x}" for d in run.internal.data[: min(run.internal.ndata, 16)])
-            return f"{api.INTERNAL_ERROR_NAMES.get(sub, f'suberror {sub}')} [{data}]"
+            known = sub in api.INTERNAL_ERROR_NAMES
+            name = _(api.INTERNAL_ERROR_NAMES[sub]) if known else _("suberror {n}", n=sub)
+            return f"{name} [{data}]"
         if run.exit_reason == api.KVM_EXIT_FAIL_ENTRY:
             reason = run.fail_entry.hardware_entry_failure_reason
-            return f"KVM_EXIT_FAIL_ENTRY: hardware entry failure reason {reason:#x}"
+            return _(
+                "KVM_EXIT_FAIL_ENTRY: hardware entry failure reason {reason}", reason=f"{reason:#x}"
+            )
         if run.exit_reason == api.KVM_EXIT_SHUTDOWN:
-            return "KVM_EXIT_SHUTDOWN: triple fault"
-        return f"exit reason {api.EXIT_REASON_NAMES.get(run.exit_reason, run.exit_reason)}"
+            return _("KVM_EXIT_SHUTDOWN: triple fault")
+        name = api.EXIT_REASON_NAMES.get(run.exit_reason, run.exit_reason)
+        return _("exit reason {name}", name=name)
 
     def close(self) -> None:
         """Unmap kvm_run and close the vCPU, VM and /dev/kvm fds (idempotent)."""
@@ -312,9 +333,10 @@ class KvmBackend:
         s.open()
         version = s.api_version()
         if version != api.KVM_API_VERSION:
-            raise AcceleratorUnavailable("kvm", f"KVM API version {version}, expected 12")
+            reason = _("KVM API version {version}, expected 12", version=version)
+            raise AcceleratorUnavailable("kvm", reason)
         if not s.check_extension(api.KVM_CAP_USER_MEMORY):
-            raise AcceleratorUnavailable("kvm", "KVM lacks KVM_CAP_USER_MEMORY")
+            raise AcceleratorUnavailable("kvm", _("KVM lacks KVM_CAP_USER_MEMORY"))
         s.create_vm()
         for slot, (start, size) in enumerate(memory.slots):
             s.set_user_memory_region(slot, start, size, memory.address + start)
@@ -396,7 +418,7 @@ class KvmBackend:
             return
         count = self.session.run.io.count
         data = b"".join(
-            board.port_io("in", exit_.port, size).to_bytes(size, "little") for _ in range(count)
+            board.port_io("in", exit_.port, size).to_bytes(size, "little") for _item in range(count)
         )
         self.session.complete_io_in(data)
 
@@ -421,8 +443,10 @@ class _Alarm:
         main = threading.current_thread() is threading.main_thread()
         if not main and not callable(signal.getsignal(signal.SIGALRM)):
             raise RuntimeError(
-                "timeout: a KVM run outside the main thread needs a SIGALRM handler; call "
-                "vizlib.machine.kvm.install_alarm_handler() from the main thread first"
+                _(
+                    "timeout: a KVM run outside the main thread needs a SIGALRM handler; call "
+                    "vizlib.machine.kvm.install_alarm_handler() from the main thread first"
+                )
             )
 
     def __enter__(self) -> None:

@@ -6,6 +6,8 @@ learner can look each one up; numbers are computed the way `<asm-generic/ioctl.h
 
 import ctypes
 
+from vizlib.i18n import N_
+
 # <asm-generic/ioctl.h>: an ioctl number packs nr (8 bits), type (8), size (14) and direction (2).
 _IOC_NRSHIFT = 0
 _IOC_TYPESHIFT = 8
@@ -251,10 +253,10 @@ EXIT_REASON_NAMES = {
 KVM_EXIT_IO_IN = 0  # kvm_run.io.direction
 KVM_EXIT_IO_OUT = 1
 
-# kvm_run.internal.suberror (<linux/kvm.h>)
+# kvm_run.internal.suberror (<linux/kvm.h>), shown through `_()`
 INTERNAL_ERROR_NAMES = {
-    1: "KVM_INTERNAL_ERROR_EMULATION: KVM's instruction emulator failed",
-    2: "KVM_INTERNAL_ERROR_SIMUL_EX: an exception while delivering an exception",
-    3: "KVM_INTERNAL_ERROR_DELIVERY_EV: an event could not be delivered",
-    4: "KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON",
+    1: N_("KVM_INTERNAL_ERROR_EMULATION: KVM's instruction emulator failed"),
+    2: N_("KVM_INTERNAL_ERROR_SIMUL_EX: an exception while delivering an exception"),
+    3: N_("KVM_INTERNAL_ERROR_DELIVERY_EV: an event could not be delivered"),
+    4: N_("KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON"),
 }

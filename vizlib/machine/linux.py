@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vizlib.course import ROOT
+from vizlib.i18n import N_, _, sentences
 from vizlib.machine import qemu, recordings
 from vizlib.machine.linux_image import (
     GUEST_DIR,
@@ -40,20 +41,25 @@ PVM_ATTEMPT = 4.0
 MEMORY_MIB = 256  # the guest's RAM; the kernel and its 1 MB initramfs need far less
 DISK_BYTES = 1 << 20  # virtio-blk's disk: 1 MiB of QEMU's null block driver, read as zeros
 KERNEL_ARGUMENTS = "console=ttyS0 panic=-1 quiet"  # COM1 is the console; a panic powers off
-# Virtio device IDs (the VIRTIO 1.2 specification, section 5, "Device Types").
-VIRTIO_DEVICES = {1: "network card", 2: "block device", 4: "entropy source"}
+# Virtio device IDs (the VIRTIO 1.2 specification, section 5, "Device Types"); the names are
+# shown through `_()`.
+VIRTIO_DEVICES = {1: N_("network card"), 2: N_("block device"), 4: N_("entropy source")}
 STORED_LOG = "linux_boot.log"
-PVM_NOTE = (
+# Why a kvm boot was bounded: kept in English with the boot (and its recording), shown through
+# `_()` (`LinuxBoot.shown_note`).
+PVM_NOTE = N_(
     "the probe said the host's KVM is PVM, which runs guests without VT-x or AMD-V; QEMU "
     "-accel kvm cannot boot a standard kernel on PVM (an emulation failure at its first "
-    "cmpxchg16b instruction), so the attempt was stopped after {seconds:g} s"
+    "cmpxchg16b instruction), so the attempt was stopped after {seconds} s"
 )
 
 
 def command(accel: str = "tcg", folder: Path = GUEST_DIR) -> list[str]:
     """The qemu-system-x86_64 command line that boots the guest built in `folder`. Lesson 08."""
     if accel not in qemu.ACCELS:
-        raise ValueError(f"accel must be one of {qemu.ACCELS}, got {accel!r}")
+        raise ValueError(
+            _("accel must be one of {allowed}, got {accel}", allowed=qemu.ACCELS, accel=repr(accel))
+        )
     return [
         qemu.BINARY,
         "-accel",
@@ -108,7 +114,7 @@ class GuestReport:
         fields: dict = {}
         virtio = []
         for line in said:
-            key, _, value = line.partition(": ")
+            key, _colon, value = line.partition(": ")
             value = value.strip()
             if match := re.match(r"init started at ([\d.]+) s", line):
                 fields["init_uptime"] = float(match[1])
@@ -149,7 +155,8 @@ def _cpuid_leaf(hex_bytes: str) -> dict:
 @dataclass(frozen=True)
 class LinuxBoot:
     """One boot of the guest in QEMU, stopped after `timeout` seconds if it had not powered off;
-    `note` says why the attempt was bounded, when known beforehand. Lesson 08."""
+    `note` says why the attempt was bounded, when known beforehand, in English (as recorded).
+    Lesson 08."""
 
     run: qemu.QemuRun
     timeout: float
@@ -173,7 +180,7 @@ class LinuxBoot:
     @property
     def report(self) -> GuestReport:
         """What the guest said about itself."""
-        return GuestReport.parse([line for _, line in self.console])
+        return GuestReport.parse([line for _seconds, line in self.console])
 
     @property
     def seconds_to_init(self) -> float | None:
@@ -181,15 +188,31 @@ class LinuxBoot:
         return next((t for t, line in self.console if line.startswith(REPORT)), None)
 
     @property
+    def shown_note(self) -> str:
+        """`note` in the course's language (a note of another kind is shown as it was kept)."""
+        seconds = f"{self.timeout:g}"
+        if self.note == PVM_NOTE.format(seconds=seconds):
+            return _(PVM_NOTE, seconds=seconds)
+        return self.note
+
+    @property
     def outcome(self) -> str:
-        """How the run ended, in words."""
+        """How the run ended, in words, in the course's language."""
         if self.run.status == 0 and self.report.done_uptime is not None:
-            return "booted, reported and powered off"
+            return _("booted, reported and powered off")
         if self.run.timed_out:
-            said = "an unfinished report" if self.console else "nothing on the console"
-            return f"stopped after {self.timeout:g} s with {said}"
-        return (
-            f"QEMU exited with status {self.run.status}: {self.run.stderr[-200:] or 'no message'}"
+            if self.console:
+                return _(
+                    "stopped after {seconds} s with an unfinished report",
+                    seconds=f"{self.timeout:g}",
+                )
+            return _(
+                "stopped after {seconds} s with nothing on the console", seconds=f"{self.timeout:g}"
+            )
+        return _(
+            "QEMU exited with status {status}: {messages}",
+            status=self.run.status,
+            messages=self.run.stderr[-200:] or _("no message"),
         )
 
 
@@ -199,7 +222,7 @@ def unavailable_reason(folder: Path = GUEST_DIR) -> str | None:
     if reason:
         return reason
     if Manifest.read(folder) is None:
-        return (
+        return _(
             "the course's Linux guest is not built; `python3 scripts/course.py setup` builds "
             "it into build/guest/ on Debian (as root it also installs what it needs)"
         )
@@ -213,11 +236,17 @@ def boot(accel: str = "tcg", timeout: float = TIMEOUT, folder: Path = GUEST_DIR)
     Raises QemuMissing without QEMU, ValueError when the guest is not built.
     """
     if Manifest.read(folder) is None:
-        raise ValueError(f"folder: no guest built in {folder}; {unavailable_reason(folder)}")
+        raise ValueError(
+            _(
+                "folder: no guest built in {folder}; {reason}",
+                folder=folder,
+                reason=unavailable_reason(folder),
+            )
+        )
     note = ""
     if accel == "kvm" and probe().kind == VERDICT_PVM:
         timeout = min(timeout, PVM_ATTEMPT)
-        note = PVM_NOTE.format(seconds=timeout)
+        note = PVM_NOTE.format(seconds=f"{timeout:g}")
     inside = folder.resolve().is_relative_to(ROOT)
     shown = {str(folder): str(folder.resolve().relative_to(ROOT)) if inside else "$GUEST"}
     run = qemu.run_command(command(accel, folder), accel, timeout, shown=shown)
@@ -236,11 +265,14 @@ def boot_all(timeout: float = TIMEOUT, folder: Path = GUEST_DIR) -> recordings.R
     manifest = Manifest.read(folder)
     if runs.stored or manifest is None:
         return runs
-    guest = (
-        f" The guest: {manifest.kernel_package} {manifest.kernel_version} with busybox "
-        f"{manifest.busybox_version}, built {manifest.built}."
+    guest = _(
+        "The guest: {kernel} {version} with busybox {busybox}, built {built}.",
+        kernel=manifest.kernel_package,
+        version=manifest.kernel_version,
+        busybox=manifest.busybox_version,
+        built=manifest.built,
     )
-    return replace(runs, origin=runs.origin + guest)
+    return replace(runs, origin=sentences(runs.origin, guest))
 
 
 def boots(runs: recordings.Runs) -> dict[str, LinuxBoot]:
@@ -249,45 +281,65 @@ def boots(runs: recordings.Runs) -> dict[str, LinuxBoot]:
 
 
 def timing_rows(runs: recordings.Runs) -> tuple[list[str], list[tuple]]:
-    """(header, rows): how each boot went and how long it took. Lesson 08."""
-    header = ["-accel", "how it ended", "s to the guest's first line", "s of kernel uptime then"]
+    """(header, rows): how each boot went and how long it took, in the course's language.
+    Lesson 08."""
+    header = [
+        "-accel",
+        _("how it ended"),
+        _("s to the guest's first line"),
+        _("s of kernel uptime then"),
+    ]
     rows = []
     for accel, booted in boots(runs).items():
         to_init, uptime = booted.seconds_to_init, booted.report.init_uptime
+        how = booted.outcome
+        if booted.note:
+            how = _("{outcome} ({note})", outcome=how, note=booted.shown_note)
         rows.append(
             (
                 accel,
-                booted.outcome + (f" ({booted.note})" if booted.note else ""),
+                how,
                 "-" if to_init is None else f"{to_init:.2f}",
                 "-" if uptime is None else f"{uptime:.2f}",
             )
         )
-    rows += [(accel, f"not tried: {why}", "-", "-") for accel, why in runs.skipped.items()]
+    rows += [
+        (accel, _("not tried: {reason}", reason=why), "-", "-")
+        for accel, why in runs.skipped.items()
+    ]
     return header, rows
 
 
 def facts_rows(runs: recordings.Runs) -> tuple[list[str], list[tuple]]:
-    """(header, rows): what the guest found, one column per accelerator it booted on. Lesson 08."""
+    """(header, rows): what the guest found, one column per accelerator it booted on, in the
+    course's language. Lesson 08."""
     reports = {a: b.report for a, b in boots(runs).items() if b.report.kernel is not None}
-    header = ["the guest found", *(f"-accel {accel}" for accel in reports)]
+    header = [_("the guest found"), *(f"-accel {accel}" for accel in reports)]
 
     def row(label: str, value: Callable[[GuestReport], object]) -> tuple:
         return (label, *(value(report) for report in reports.values()))
 
     rows = [
-        row("CPUID.1 hypervisor flag", lambda r: r.hypervisor_flag),
-        row("CPUID 0x40000000: signature", lambda r: r.cpuid_signature or "none"),
-        row("the kernel's 'Hypervisor detected'", lambda r: r.hypervisor_detected or "none"),
-        row("clocksource in use", lambda r: r.clocksource),
-        row("clocksources offered", lambda r: ", ".join(r.clocksources)),
-        row("virtio devices and their drivers", _virtio_text),
-        row("hardware random number generator", lambda r: r.hardware_rng),
+        row(_("CPUID.1 hypervisor flag"), lambda r: r.hypervisor_flag),
+        row(_("CPUID 0x40000000: signature"), lambda r: r.cpuid_signature or _("none")),
+        row(
+            _("the kernel's 'Hypervisor detected'"),
+            lambda r: r.hypervisor_detected or _("none"),
+        ),
+        row(_("clocksource in use"), lambda r: r.clocksource),
+        row(_("clocksources offered"), lambda r: ", ".join(r.clocksources)),
+        row(_("virtio devices and their drivers"), _virtio_text),
+        row(_("hardware random number generator"), lambda r: r.hardware_rng),
     ]
     return header, rows
 
 
 def _virtio_text(report: GuestReport) -> str:
-    return "; ".join(f"{kind}: {driver}" for kind, driver in report.virtio) or "none"
+    """Each virtio device and its driver, the device's kind in the course's language."""
+    known = set(VIRTIO_DEVICES.values())
+    return "; ".join(
+        f"{_(kind) if kind in known else kind}: {driver}" for kind, driver in report.virtio
+    ) or _("none")
 
 
 def record() -> Path:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import mmap
 
+from vizlib.i18n import _
+
 HOLE_START = 0xA0000  # PC legacy video window 0xA0000-0xBFFFF (VGA frame buffers)
 HOLE_END = 0xC0000
 REAL_MODE_END = 0x110000  # 0xFFFF:0xFFFF = 0x10FFEF is the highest real-mode address, page-rounded
@@ -29,8 +31,14 @@ class GuestMemory:
     def __init__(self, size: int):
         if not (isinstance(size, int) and MIN_MEMORY <= size <= MAX_MEMORY and size % PAGE == 0):
             raise ValueError(
-                f"memory must be a multiple of {PAGE:#x} bytes from {MIN_MEMORY:#x} (64 KiB) to "
-                f"{MAX_MEMORY:#x} (1 MiB), got {size!r}"
+                _(
+                    "memory must be a multiple of {page} bytes from {low} (64 KiB) to {high} "
+                    "(1 MiB), got {size}",
+                    page=f"{PAGE:#x}",
+                    low=f"{MIN_MEMORY:#x}",
+                    high=f"{MAX_MEMORY:#x}",
+                    size=repr(size),
+                )
             )
         self.size = size
         self._map = mmap.mmap(-1, size)
@@ -73,11 +81,15 @@ class GuestMemory:
 
     def _check(self, address: int, length: int) -> None:
         if self._map.closed:
-            raise ValueError("memory: the machine is closed")
+            raise ValueError(_("memory: the machine is closed"))
         if not self.is_ram(address, length):
             raise ValueError(
-                f"address: [{address:#x}, {address + length:#x}) is not guest RAM "
-                f"(RAM is {', '.join(f'{s:#x}-{s + n - 1:#x}' for s, n in self.slots)})"
+                _(
+                    "address: [{start}, {end}) is not guest RAM (RAM is {ram})",
+                    start=f"{address:#x}",
+                    end=f"{address + length:#x}",
+                    ram=", ".join(f"{s:#x}-{s + n - 1:#x}" for s, n in self.slots),
+                )
             )
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from vizlib.i18n import N_, _
 from vizlib.machine.devices import DEBUG_EXIT_PORT
 from vizlib.machine.errors import QemuMissing
 from vizlib.machine.guests import HELLO, Guest
@@ -32,14 +33,14 @@ SIGNATURE = b"\x55\xaa"  # the last two bytes of a bootable sector (IBM PC BIOS 
 ACCELS = ("tcg", "kvm")
 TIMEOUT = 20.0  # seconds; this course's choice: a boot takes well under a second under TCG
 MAX_TIMEOUT = 600.0  # seconds; this course's choice: the longest run a cell or benchmark may ask
-INSTALL_HINT = (
+INSTALL_HINT = N_(
     "`sudo apt-get install qemu-system-x86` (Debian/Ubuntu), `sudo dnf install qemu-system-x86` "
     "(Fedora), `brew install qemu` (macOS) or `conda install -c conda-forge qemu`"
-)
+)  # shown through `_()`
 
 HELLO_BOOT = Guest(
     name="hello_boot",
-    description="Hello on COM1, then power off through isa-debug-exit: a boot sector for QEMU.",
+    description=N_("Hello on COM1, then power off through isa-debug-exit: a boot sector for QEMU."),
     listing="""\
 ; A boot sector for a real PC (or QEMU): print on COM1, then power off through
 ; isa-debug-exit. A BIOS promises only CS:IP = 0:0x7c00, so set DS and the direction flag.
@@ -79,14 +80,25 @@ def boot_sector(code: bytes) -> bytes:
     """`code` padded with zeros to 510 bytes, then 0x55 0xAA: a bootable disk image. Lesson 08."""
     room = SECTOR - len(SIGNATURE)
     if not isinstance(code, (bytes, bytearray)) or not 1 <= len(code) <= room:
-        raise ValueError(f"code must be 1 to {room} bytes to fit a boot sector, got {code!r:.40}")
+        raise ValueError(
+            _(
+                "code must be 1 to {room} bytes to fit a boot sector, got {code}",
+                room=room,
+                code=f"{code!r:.40}",
+            )
+        )
     return bytes(code).ljust(room, b"\0") + SIGNATURE
 
 
 def exit_status(value: int) -> int:
     """QEMU's exit status after the guest writes `value` to isa-debug-exit. Lesson 08."""
     if not (isinstance(value, int) and 0 <= value <= 0x7F):
-        raise ValueError(f"value must be an int in 0..127 (a status fits a byte), got {value!r}")
+        raise ValueError(
+            _(
+                "value must be an int in 0..127 (a status fits a byte), got {value}",
+                value=repr(value),
+            )
+        )
     return (value << 1) | 1
 
 
@@ -100,7 +112,9 @@ def debug_exit_value(status: int | None) -> int | None:
 def unavailable_reason() -> str | None:
     """Why QEMU cannot run here (with how to install it), or None if it can. Lesson 06."""
     if shutil.which(BINARY) is None:
-        return f"{BINARY} is not installed; install it with {INSTALL_HINT}"
+        return _(
+            "{binary} is not installed; install it with {hint}", binary=BINARY, hint=_(INSTALL_HINT)
+        )
     return None
 
 
@@ -115,9 +129,16 @@ def command(image: Path, accel: str = "tcg", log: Path | None = None) -> list[st
     """The qemu-system-x86_64 command line that boots `image`; with `log`, TCG logs each block
     it translates there (`-d in_asm`). Lessons 06 and 08 print it."""
     if accel not in ACCELS:
-        raise ValueError(f"accel must be one of {ACCELS}, got {accel!r}")
+        raise ValueError(
+            _("accel must be one of {allowed}, got {accel}", allowed=ACCELS, accel=repr(accel))
+        )
     if log is not None and accel != "tcg":
-        raise ValueError(f"log: only TCG translates blocks to log; use accel 'tcg', not {accel!r}")
+        raise ValueError(
+            _(
+                "log: only TCG translates blocks to log; use accel 'tcg', not {accel}",
+                accel=repr(accel),
+            )
+        )
     argv = [
         BINARY,
         "-accel",
@@ -191,7 +212,9 @@ def run_in_qemu(
     Raises QemuMissing when QEMU is not installed (the message says how to install it).
     """
     if not (isinstance(image, bytes) and len(image) == SECTOR and image.endswith(SIGNATURE)):
-        raise ValueError(f"image must be {SECTOR} bytes ending in 55 aa; make it with boot_sector")
+        raise ValueError(
+            _("image must be {size} bytes ending in 55 aa; make it with boot_sector", size=SECTOR)
+        )
     with tempfile.TemporaryDirectory(prefix="vizlib-qemu-") as folder:
         disk, log = Path(folder, "boot.img"), Path(folder, "in_asm.log")
         disk.write_bytes(image)
@@ -213,7 +236,11 @@ def run_command(
     _require_qemu()
     if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
         raise ValueError(
-            f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}"
+            _(
+                "timeout must be a number of seconds in (0, {limit}], got {timeout}",
+                limit=f"{MAX_TIMEOUT:g}",
+                timeout=repr(timeout),
+            )
         )
     with tempfile.TemporaryFile() as stderr:
         start = time.perf_counter()

@@ -3,9 +3,10 @@
 `everywhere(run, name)` runs a guest in QEMU with `-accel tcg` and, where /dev/kvm opens,
 `-accel kvm`; where QEMU (or what the guest needs) is missing it reads the recording `name`
 instead. A recording is a text file in `vizlib/machine/data/`: a header of `# key: value` lines
-saying what was run, where and when, then one section per run, opened by `# accel: ...`, with
-QEMU's status, time and messages, the run's extra fields, and the guest's COM1 output line by
-line, each line with the seconds after QEMU's start at which it arrived (`[   1.234] text`).
+saying what was run, where (`host`) and when, then one section per run, opened by
+`# accel: ...`, with QEMU's status, time and messages, the run's extra fields, and the guest's
+COM1 output line by line, each line with the seconds after QEMU's start at which it arrived
+(`[   1.234] text`). Its text stays in English; `label` shows it in the course's language.
 `write` makes one from live runs; `read` gives the runs back.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from vizlib.i18n import _
 from vizlib.machine import kvm
 from vizlib.machine.qemu import ACCELS, QemuRun, version
 from vizlib.system import probe
@@ -32,18 +34,28 @@ _LINE = re.compile(r"^\[\s*(\d+\.\d+)\] (.*)$")
 
 @dataclass(frozen=True)
 class Recording:
-    """Runs read from a recording: `about` holds its header (recorded on, recorded where, qemu,
-    and what its writer added), `runs` each accelerator's run and its extra fields. Lesson 08."""
+    """Runs read from a recording: `about` holds its header (recorded on, the fields of `host`,
+    qemu, and what its writer added), `runs` each accelerator's run and its extra fields.
+    Lesson 08."""
 
     about: Mapping[str, str]
     runs: Mapping[str, tuple[QemuRun, Mapping[str, str]]]
 
     @property
     def label(self) -> str:
-        """Where and when the runs were recorded, and that it was not here."""
-        return (
-            f"Stored runs, recorded on {self.about['recorded on']} on "
-            f"{self.about['recorded where']}, with {self.about['qemu']}: not on this machine."
+        """Where and when the runs were recorded, and that it was not here, in the course's
+        language (the probe's verdict too: it is recorded as its English key)."""
+        about = self.about
+        return _(
+            "Stored runs, recorded on {date} on a Linux machine ({arch}, {cpu}, {cores} cores, "
+            "{system}) whose probe said: {verdict}, with {qemu}: not on this machine.",
+            date=about["recorded on"],
+            arch=about["arch"],
+            cpu=about["cpu"],
+            cores=about["cores"],
+            system=about["system"],
+            verdict=_(about["probe said"]),
+            qemu=about["qemu"],
         )
 
 
@@ -70,7 +82,8 @@ def everywhere(run: RunOne, name: str, missing: str | None, together: bool = Fal
     instead, labelled. Lesson 08."""
     if missing:
         stored = read(name)
-        return Runs(stored.runs, f"Not run here: {missing}. {stored.label}", True, {})
+        origin = _("Not run here: {reason}. {label}", reason=missing, label=stored.label)
+        return Runs(stored.runs, origin, True, {})
     kvm_reason = kvm.unavailable_reason()
     accels = [accel for accel in ACCELS if accel == "tcg" or kvm_reason is None]
     if together:
@@ -79,21 +92,25 @@ def everywhere(run: RunOne, name: str, missing: str | None, together: bool = Fal
     else:
         results = {accel: run(accel) for accel in accels}
     skipped = {} if kvm_reason is None else {"kvm": kvm_reason}
-    return Runs(results, f"Live, on this machine, with {version()}.", False, skipped)
+    origin = _("Live, on this machine, with {qemu}.", qemu=version())
+    return Runs(results, origin, False, skipped)
 
 
-def host() -> str:
-    """This machine in a few words, for a recording: CPU, cores, system, what KVM it has."""
+def host() -> dict[str, str]:
+    """This machine, for a recording's header: architecture, CPU, cores, system, and what the
+    probe said of its KVM (`HostReport.kind`, English in every language)."""
     report = probe()
     try:
         system = platform.freedesktop_os_release().get("PRETTY_NAME", platform.system())
     except OSError:
         system = platform.system()
-    return (
-        f"a Linux machine ({report.arch or platform.machine()}, "
-        f"{report.cpu_model or 'CPU unknown'}, {os.cpu_count()} cores, {system}) whose probe "
-        f"said: {report.verdict}"
-    )
+    return {
+        "arch": report.arch or platform.machine(),
+        "cpu": report.cpu_model or "?",
+        "cores": str(os.cpu_count()),
+        "system": system,
+        "probe said": report.kind,
+    }
 
 
 def path(name: str) -> Path:
@@ -105,11 +122,11 @@ def write(name: str, title: str, about: Mapping[str, str], runs: Runs) -> Path:
     """Store live `runs` as the recording `name`, under `# title` lines, with today's date,
     this machine (`host`), QEMU's version and `about`. Returns its path. Lesson 08."""
     if runs.stored:
-        raise ValueError(f"runs must be live to be recorded: {runs.origin}")
+        raise ValueError(_("runs must be live to be recorded: {origin}", origin=runs.origin))
     lines = [f"# {line}" for line in title.splitlines()]
     header = {
         "recorded on": datetime.date.today().isoformat(),
-        "recorded where": host(),
+        **host(),
         "qemu": version(),
         **about,
     }

@@ -2,7 +2,8 @@
 
 `open_session()` gives a real `KvmSession` when /dev/kvm is usable, else a `ReplayedKvmSession`:
 it has the same methods, takes the same arguments and logs the same calls, but every result is
-the one a real kernel returned when the lesson's steps were recorded (marked "(recorded)"), and
+the one a real kernel returned when the lesson's steps were recorded (marked "(recorded)" by
+`recorded`), and
 nothing reaches the operating system. So the lesson's cells run everywhere, and say which it is.
 
 The record: a cloud VM whose /dev/kvm is PVM (Linux 6.18, Intel Xeon, no VT-x), running lesson
@@ -14,11 +15,15 @@ from __future__ import annotations
 import ctypes
 from dataclasses import dataclass
 
+from vizlib.i18n import _
 from vizlib.machine import kvm_api as api
 from vizlib.machine.kvm import KvmSession, unavailable_reason
 from vizlib.machine.results import Exit
 
-MARK = " (recorded)"
+
+def recorded(result: str) -> str:
+    """A result of the recording, marked as such in the log, in the course's language."""
+    return _("{result} (recorded)", result=result)
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,17 @@ class ReplayedKvmSession(KvmSession):
 
     def _next(self, name: str) -> RecordedCall:
         if not self._pending:
-            raise ValueError(f"step: the recording ends before {name}; re-run from open()")
+            raise ValueError(
+                _("step: the recording ends before {name}; re-run from open()", name=name)
+            )
         if self._pending[0].name != name:
             raise ValueError(
-                f"step: the recording has {self._pending[0].name} next, not {name}; a replayed "
-                "session follows the lesson's steps in order (re-run them from open())"
+                _(
+                    "step: the recording has {expected} next, not {name}; a replayed session "
+                    "follows the lesson's steps in order (re-run them from open())",
+                    expected=self._pending[0].name,
+                    name=name,
+                )
             )
         return self._pending.pop(0)
 
@@ -91,33 +102,36 @@ class ReplayedKvmSession(KvmSession):
         call = self._next("open")
         self.kvm_fd = int(call.result)
         self._log(
-            "open", None, "/dev/kvm", f'"{self.path}", O_RDWR | O_CLOEXEC', call.result + MARK
+            "open", None, "/dev/kvm", f'"{self.path}", O_RDWR | O_CLOEXEC', recorded(call.result)
         )
         return self.kvm_fd
 
     def _ioctl(self, fd_name: str, request: int, arg=0, summary: str = "") -> int:
         if {"/dev/kvm": self.kvm_fd, "vm": self.vm_fd, "vcpu": self.vcpu_fd}[fd_name] is None:
-            raise ValueError(f"fd: no {fd_name} file descriptor yet; run the earlier steps first")
+            raise ValueError(
+                _("fd: no {fd} file descriptor yet; run the earlier steps first", fd=fd_name)
+            )
         name = api.IOCTL_NAMES[request]
         call = self._next(name)
         if isinstance(call.data, bytes):  # the kernel filled the structure in place
             ctypes.memmove(ctypes.addressof(arg), call.data, ctypes.sizeof(arg))
-        self._log(name, request, fd_name, summary, call.result + MARK)
+        self._log(name, request, fd_name, summary, recorded(call.result))
         return int(call.result)
 
     def mmap_run(self) -> int:
         self.run_size = self._ioctl("/dev/kvm", api.KVM_GET_VCPU_MMAP_SIZE)
         if self.vcpu_fd is None:
-            raise ValueError("fd: no vcpu file descriptor yet; run create_vcpu first")
+            raise ValueError(_("fd: no vcpu file descriptor yet; run create_vcpu first"))
         call = self._next("mmap")
-        self._log("mmap", None, "vcpu", f"{self.run_size} bytes, MAP_SHARED", call.result + MARK)
+        summary = _("{size} bytes, MAP_SHARED", size=self.run_size)
+        self._log("mmap", None, "vcpu", summary, recorded(call.result))
         return self.run_size
 
     def run_once(self) -> Exit:
         if self.run_size == 0:
-            raise ValueError("run: struct kvm_run is not mapped yet; run mmap_run first")
+            raise ValueError(_("run: struct kvm_run is not mapped yet; run mmap_run first"))
         call = self._next("KVM_RUN")
-        self._log("KVM_RUN", api.KVM_RUN, "vcpu", "", call.result + MARK)
+        self._log("KVM_RUN", api.KVM_RUN, "vcpu", "", recorded(call.result))
         return call.data
 
     def complete_io_in(self, data: bytes) -> None:
@@ -130,12 +144,12 @@ class ReplayedKvmSession(KvmSession):
         """Forget the recorded fds (idempotent); no file was ever opened."""
         if self.run_size:
             self.run_size = 0
-            self._log("munmap", None, "vcpu", "struct kvm_run", "0" + MARK)
+            self._log("munmap", None, "vcpu", "struct kvm_run", recorded("0"))
         for attr, name in (("vcpu_fd", "vcpu"), ("vm_fd", "vm"), ("kvm_fd", "/dev/kvm")):
             fd = getattr(self, attr)
             if fd is not None:
                 setattr(self, attr, None)
-                self._log("close", None, name, str(fd), "0" + MARK)
+                self._log("close", None, name, str(fd), recorded("0"))
 
 
 def open_session() -> KvmSession:
@@ -149,9 +163,13 @@ def open_session() -> KvmSession:
 def describe(session: KvmSession) -> str:
     """One sentence: does this session talk to the kernel, or replay a recording? Lesson 07."""
     if isinstance(session, ReplayedKvmSession):
-        return (
-            f"REPLAY. /dev/kvm cannot be used here ({session.reason}). Each step below calls the "
-            "same method, but its result is the one a real kernel returned when these steps were "
-            "recorded on a cloud VM whose KVM is PVM; such results are marked (recorded)."
+        return _(
+            "REPLAY. /dev/kvm cannot be used here ({reason}). Each step below calls the same "
+            "method, but its result is the one a real kernel returned when these steps were "
+            "recorded on a cloud VM whose KVM is PVM; such results are marked {mark}.",
+            reason=session.reason,
+            mark=recorded("").strip(),
         )
-    return f"LIVE. Each step below is a real system call on {session.path} of this machine."
+    return _(
+        "LIVE. Each step below is a real system call on {path} of this machine.", path=session.path
+    )

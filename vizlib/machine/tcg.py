@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 
+from vizlib.i18n import _
 from vizlib.machine.devices import Board
 from vizlib.machine.errors import AcceleratorUnavailable
 from vizlib.machine.memory import GuestMemory
@@ -38,13 +39,13 @@ IVT_LIMIT = 0x3FF  # IDTR limit after reset: 256 vectors x 4 bytes - 1 (Intel SD
 def unavailable_reason() -> str | None:
     """Why unicorn cannot be used here (with what to do), or None if it can."""
     if unicorn is None:
-        return (
+        return _(
             "unicorn is not installed: `pip install unicorn` "
             "(or `conda install -c conda-forge unicorn`)"
         )
     major = unicorn.uc_version()[0]
     if major < 2:
-        return f"unicorn {major}.x is too old: `pip install -U unicorn` (2.x needed)"
+        return _("unicorn {major}.x is too old: `pip install -U unicorn` (2.x needed)", major=major)
     return None
 
 
@@ -106,7 +107,8 @@ class TcgBackend:
             self.uc.emu_start((cs << 4) + ip, NEVER, timeout=max(1, int(timeout * 1e6)))
         except unicorn.UcError as e:
             if board.stop_reason is None:
-                board.crash(f"unicorn: {e} at {self._linear_ip():#x}", "internal_error")
+                reason = _("unicorn: {error} at {address}", error=e, address=self._where())
+                board.crash(reason, "internal_error")
         finally:
             if counter is not None:
                 self.uc.hook_del(counter)
@@ -117,7 +119,10 @@ class TcgBackend:
         elif self.uc.mem_read(self._linear_ip() - 1, 1)[0] == HLT:  # HLT returns silently
             board.halt()
         else:
-            board.crash(f"emulation stopped without a reason at {self._linear_ip():#x}")
+            board.crash(_("emulation stopped without a reason at {address}", address=self._where()))
+
+    def _where(self) -> str:
+        return f"{self._linear_ip():#x}"
 
     def _linear_ip(self) -> int:
         return (self.uc.reg_read(x86.UC_X86_REG_CS) << 4) + self.uc.reg_read(x86.UC_X86_REG_IP)
@@ -154,16 +159,17 @@ class TcgBackend:
 
     def _interrupt(self, uc, vector, user_data) -> None:
         """Push FLAGS, CS, IP and jump through the IVT entry; escalate to #GP, #DF, shutdown."""
-        _, base, limit, _ = uc.reg_read(x86.UC_X86_REG_IDTR)
+        _selector, base, limit, _flags = uc.reg_read(x86.UC_X86_REG_IDTR)
         for v in (vector, GENERAL_PROTECTION, DOUBLE_FAULT):
             if v * 4 + 3 <= limit:
                 break
         else:
-            self.board.crash(
-                f"triple fault: vector {vector}, then #GP and #DF, lie beyond the IDT limit "
-                f"{limit:#x}",
-                "shutdown",
+            reason = _(
+                "triple fault: vector {vector}, then #GP and #DF, lie beyond the IDT limit {limit}",
+                vector=vector,
+                limit=f"{limit:#x}",
             )
+            self.board.crash(reason, "shutdown")
             uc.emu_stop()
             return
         regs = self.registers()

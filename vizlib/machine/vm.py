@@ -12,6 +12,7 @@ import time
 import weakref
 from collections.abc import Mapping
 
+from vizlib.i18n import _
 from vizlib.machine import kvm, tcg
 from vizlib.machine.devices import (
     Board,
@@ -30,15 +31,28 @@ from vizlib.machine.results import REGISTER_NAMES, RunResult
 ACCELS = ("auto", "kvm", "tcg")
 BOOT_ADDRESS = 0x7C00  # where a PC BIOS loads the boot sector (IBM PC BIOS convention)
 SEGMENT_SIZE = 0x10000  # real mode: CS = 0 reaches offsets 0..0xffff
+MAX_TIMEOUT = 3600  # seconds; this course's choice: the longest run `VirtualMachine.run` takes
 LOADABLE_REGISTERS = ("ax", "bx", "cx", "dx", "si", "di", "sp", "bp", "flags", "ds", "es", "ss")
+AVAILABLE = "available"  # what `accelerators` says of an accelerator that works here
 
 
 def accelerators() -> dict[str, str]:
-    """{"kvm": ..., "tcg": ...}: "available", or why not and what to do. Lesson 07."""
+    """{"kvm": ..., "tcg": ...}: AVAILABLE, or why not and what to do. Lesson 07.
+
+    "available" is a key for code to compare, the same in every language; the reasons are in
+    the course's language. `accelerator_rows` shows both in words.
+    """
     return {
-        "kvm": kvm.unavailable_reason() or "available",
-        "tcg": tcg.unavailable_reason() or "available",
+        "kvm": kvm.unavailable_reason() or AVAILABLE,
+        "tcg": tcg.unavailable_reason() or AVAILABLE,
     }
+
+
+def accelerator_rows() -> list[tuple[str, str]]:
+    """(accelerator, "available" or why not) for a table, in the course's language. Lesson 07."""
+    return [
+        (name, _("available") if why == AVAILABLE else why) for name, why in accelerators().items()
+    ]
 
 
 def _backend(accel: str, memory: GuestMemory):
@@ -55,9 +69,8 @@ def _backend(accel: str, memory: GuestMemory):
         try:
             return _backend("tcg", memory)
         except AcceleratorUnavailable as tcg_error:
-            raise AcceleratorUnavailable(
-                "auto", f"kvm: {kvm_error.reason}; tcg: {tcg_error.reason}"
-            ) from None
+            reasons = f"kvm: {kvm_error.reason}; tcg: {tcg_error.reason}"
+            raise AcceleratorUnavailable("auto", reasons) from None
 
 
 def _release(backend, memory: GuestMemory) -> None:
@@ -81,7 +94,9 @@ class VirtualMachine:
 
     def __init__(self, accel: str = "auto", memory: int = 1 << 20):
         if accel not in ACCELS:
-            raise ValueError(f"accel must be one of {ACCELS}, got {accel!r}")
+            raise ValueError(
+                _("accel must be one of {allowed}, got {accel}", allowed=ACCELS, accel=repr(accel))
+            )
         self.memory = GuestMemory(memory)
         try:
             self._backend = _backend(accel, self.memory)
@@ -128,7 +143,7 @@ class VirtualMachine:
 
     def _check_open(self) -> None:
         if self.closed:
-            raise ValueError("vm: this machine is closed; create a new VirtualMachine")
+            raise ValueError(_("vm: this machine is closed; create a new VirtualMachine"))
 
     def add_device(self, device: PortDevice | MmioDevice) -> None:
         """Plug in a device model (a `devices.PortDevice` or `devices.MmioDevice`). Lesson 08."""
@@ -145,19 +160,38 @@ class VirtualMachine:
         """
         self._check_open()
         if not isinstance(code, (bytes, bytearray, memoryview)) or len(code) == 0:
-            raise ValueError(f"code must be non-empty bytes, got {type(code).__name__}")
+            raise ValueError(
+                _("code must be non-empty bytes, got {kind}", kind=type(code).__name__)
+            )
         if not (isinstance(address, int) and 0 <= address <= SEGMENT_SIZE - len(code)):
             raise ValueError(
-                f"address must be an int with address + len(code) <= {SEGMENT_SIZE:#x} "
-                f"(CS = 0), got {address!r} for {len(code)} bytes"
+                _(
+                    "address must be an int with address + len(code) <= {limit} (CS = 0), got "
+                    "{address} for {size} bytes",
+                    limit=f"{SEGMENT_SIZE:#x}",
+                    address=repr(address),
+                    size=len(code),
+                )
             )
         values = dict.fromkeys(REGISTER_NAMES, 0)
         values.update(ip=address, sp=address, flags=0x2)
         for name, value in (registers or {}).items():
             if name not in LOADABLE_REGISTERS:
-                raise ValueError(f"registers: {name!r} is not one of {LOADABLE_REGISTERS}")
+                raise ValueError(
+                    _(
+                        "registers: {name} is not one of {allowed}",
+                        name=repr(name),
+                        allowed=LOADABLE_REGISTERS,
+                    )
+                )
             if not (isinstance(value, int) and 0 <= value <= 0xFFFF):
-                raise ValueError(f"registers: {name} must be an int in 0..0xffff, got {value!r}")
+                raise ValueError(
+                    _(
+                        "registers: {name} must be an int in 0..0xffff, got {value}",
+                        name=name,
+                        value=repr(value),
+                    )
+                )
             values[name] = value
         self.memory.write(address, bytes(code))
         self._backend.invalidate(address, len(code))
@@ -181,11 +215,19 @@ class VirtualMachine:
         """
         self._check_open()
         if not self._loaded:
-            raise ValueError("vm: nothing to run; call load(code) first")
-        if not (isinstance(timeout, (int, float)) and 0 < timeout <= 3600):
-            raise ValueError(f"timeout must be a number of seconds in (0, 3600], got {timeout!r}")
+            raise ValueError(_("vm: nothing to run; call load(code) first"))
+        if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
+            raise ValueError(
+                _(
+                    "timeout must be a number of seconds in (0, {limit}], got {timeout}",
+                    limit=MAX_TIMEOUT,
+                    timeout=repr(timeout),
+                )
+            )
         if not (isinstance(max_exits, int) and max_exits >= 1):
-            raise ValueError(f"max_exits must be an int >= 1, got {max_exits!r}")
+            raise ValueError(
+                _("max_exits must be an int >= 1, got {max_exits}", max_exits=repr(max_exits))
+            )
         board = self.board
         board.start_run(max_exits)
         self.no_handler.vector = None
@@ -217,11 +259,14 @@ class VirtualMachine:
         vector = self.no_handler.vector
         if vector is None or vector * 4 + 3 <= self._backend.idt_limit():
             return self.board.crash_reason
-        return (
-            f"{self.accel} delivered vector {vector} through the interrupt vector table although "
-            f"the guest had set the table's limit to {self._backend.idt_limit():#x}: a real CPU "
-            "shuts down here (a triple fault), as the tcg accelerator does. A KVM without VT-x "
-            "or AMD-V, such as PVM, emulates real mode in the host and skips that check"
+        return _(
+            "{accel} delivered vector {vector} through the interrupt vector table although the "
+            "guest had set the table's limit to {limit}: a real CPU shuts down here (a triple "
+            "fault), as the tcg accelerator does. A KVM without VT-x or AMD-V, such as PVM, "
+            "emulates real mode in the host and skips that check",
+            accel=self.accel,
+            vector=vector,
+            limit=f"{self._backend.idt_limit():#x}",
         )
 
 
