@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import graphviz
@@ -46,11 +47,26 @@ def event_path(steps: Sequence, event: str, lang: str | None = None) -> graphviz
 
 
 def _wrap(text: str, width: int = 26) -> str:
-    lines, line = [], ""
+    """`text` in lines of about `width` columns, broken between words, or between the characters
+    of Chinese text (each two columns wide), which has no spaces to break at."""
+    units = []  # (piece, glued to the piece before it)
     for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
+        units += [(piece, i > 0) for i, piece in enumerate(_WIDE_OR_NOT.findall(word))]
+    lines, line = [], ""
+    for piece, glued in units:
+        joined = f"{line}{'' if glued else ' '}{piece}" if line else piece
+        if line and _columns(joined) > width:
             lines.append(line)
-            line = word
+            line = piece
         else:
-            line = f"{line} {word}".strip()
+            line = joined
     return "\n".join([*lines, line])
+
+
+_WIDE = "\u3000-\u9fff\uff00-\uffef"  # CJK characters and punctuation, full-width forms
+_WIDE_OR_NOT = re.compile(f"[{_WIDE}]|[^{_WIDE}]+")
+_WIDE_CHAR = re.compile(f"[{_WIDE}]")
+
+
+def _columns(text: str) -> int:
+    return len(text) + len(_WIDE_CHAR.findall(text))
