@@ -135,12 +135,36 @@ def _every_plot() -> None:
     plots.choosing.show_slowdowns(figure, on_p4, "idle")  # EPT on the P4: hatched
 
 
+def _every_error() -> None:
+    walk = paging.example(4).walk("native", paging.EXAMPLE_ADDRESSES["mapped"])
+    for bad in (
+        lambda: diagrams.page_walk(walk, 99),
+        lambda: diagrams.exit_sequence(EXITS, "hvf"),
+        lambda: diagrams.exit_sequence(EXITS, limit=0),
+        lambda: diagrams.exit_sequence(["io"]),
+        lambda: diagrams.event_path([], "x"),
+        lambda: diagrams.event_path([techniques.PathStep("the moon", "x")], "x"),
+        lambda: diagrams.legend(layers=["firmware"]),
+        lambda: diagrams.split_driver(focus=("netback",)),
+        lambda: plots.workload_grid(cpus=["i386"]),
+        lambda: plots.slowdown_breakdown(techniques=[]),
+        lambda: plots.tlb_references([1, 2], []),
+        lambda: plots.device_exits({"lpt1": _run("kvm", EXITS)}, 3),
+        lambda: plots.accelerator_times([]),
+    ):
+        with pytest.raises(ValueError):
+            bad()
+    figure = plots.device_exits({"com1": _run("kvm", EXITS)}, 3)
+    with pytest.raises(ValueError):
+        plots.machine.show_device_exits(figure, {"display": _run("kvm", EXITS)}, 3)
+
+
 def _every_table() -> None:
     markdown_table(["#", *translation.notebook_headers()], [(True, False, None, "data")])
     markdown_table(*course.course_map())
 
 
-@pytest.mark.parametrize("run", [_every_figure, _every_plot, _every_table])
+@pytest.mark.parametrize("run", [_every_figure, _every_plot, _every_error, _every_table])
 def test_nothing_shown_misses_the_catalogue(run):
     assert _shown_untranslated(run) == []
 
@@ -171,7 +195,7 @@ def test_plots_speak_chinese_word_for_word():
         figure = plots.technique_costs(trap.EXAMPLES["mixed"])
         traps, _cycles = figure.axes
         assert traps.get_title() == "VMM 介入的次数\n（陷入、调出、超级调用、虚拟机退出）"
-        assert [t.get_text() for t in traps.get_xticklabels()][:2] == ["原生", "陷入再\n模拟"]
+        assert [t.get_text() for t in traps.get_xticklabels()][:2] == ["原生", "陷入再模拟"]
         left, right = plots.ring_notifications("block", ring_size=32, batch=4).axes
         assert left.get_title() == "32 个槽位的环"
         assert right.get_title() == "批大小为 4 时环满造成的停顿"
@@ -180,6 +204,14 @@ def test_plots_speak_chinese_word_for_word():
         assert any(re.fullmatch(r"批大小达到 \d+ 起半虚拟化更便宜", text) for text in texts)
         assert TECHNIQUE_LABELS["paravirtualization"] == "半虚拟化"
     assert TECHNIQUE_LABELS["paravirtualization"] == "paravirtualization"
+
+
+def test_an_error_for_learners_names_the_parameter_and_values_as_code_in_chinese():
+    with use("zh"), pytest.raises(ValueError) as error:
+        plots.workload_grid(cpus=["i386"])
+    assert str(error.value) == "cpus 必须属于 p4, core2, modern；得到的是 ['i386']"
+    with pytest.raises(ValueError, match=r"^cpus must be among p4, core2, modern; got \['i386'\]$"):
+        plots.workload_grid(cpus=["i386"])
 
 
 def test_tables_translate_the_header_and_yes_no_unknown_only():

@@ -285,7 +285,13 @@ def page_walk(walk: Walk, step: int | None = None, lang: str | None = None) -> g
     refs = walk.references
     shown = len(refs) if step is None else step
     if isinstance(shown, bool) or not isinstance(shown, int) or not 0 <= shown <= len(refs):
-        raise ValueError(f"step must be None or an integer from 0 to {len(refs)}; got {step!r}")
+        raise ValueError(
+            _(
+                "step must be None or an integer from 0 to {last}; got {step}",
+                last=len(refs),
+                step=repr(step),
+            )
+        )
     last = _label(refs[shown - 1]) if shown else _("none yet")
     g = new_graph(
         "page_walk",

@@ -116,12 +116,20 @@ def exit_sequence(
     the VMM. accel "kvm" draws kvm.ko in the middle, "tcg" QEMU's CPU emulator (unicorn).
     """
     if accel not in ACCELS:
-        raise ValueError(f"accel must be one of {ACCELS}, got {accel!r}")
+        raise ValueError(
+            _("accel must be one of {allowed}, got {accel}", allowed=ACCELS, accel=repr(accel))
+        )
     if not (isinstance(limit, int) and 1 <= limit <= MAX_LIMIT):
-        raise ValueError(f"limit must be an int from 1 to {MAX_LIMIT}, got {limit!r}")
+        raise ValueError(
+            _(
+                "limit must be an int from 1 to {most}, got {limit}",
+                most=MAX_LIMIT,
+                limit=repr(limit),
+            )
+        )
     exits = list(exits)
     if not all(isinstance(e, Exit) for e in exits):
-        raise ValueError("exits must be a sequence of vizlib.machine.Exit")
+        raise ValueError(_("exits must be a sequence of vizlib.machine.Exit"))
     shown, hidden = exits[:limit], max(0, len(exits) - limit)
     kvm = accel == "kvm"
     g = new_graph(

@@ -27,10 +27,13 @@ def event_path(steps: Sequence, event: str, lang: str | None = None) -> graphviz
     `event` names the event in the caption; the steps' actions are shown as they are given.
     """
     if not steps:
-        raise ValueError("steps must hold at least one step")
+        raise ValueError(_("steps must hold at least one step"))
     unknown = sorted({s.actor for s in steps} - set(ACTOR_LAYERS))
     if unknown:
-        raise ValueError(f"step actors must be among {sorted(ACTOR_LAYERS)}; got {unknown}")
+        allowed = sorted(ACTOR_LAYERS)
+        raise ValueError(
+            _("step actors must be among {allowed}; got {actors}", allowed=allowed, actors=unknown)
+        )
     actors = " -> ".join(_(s.actor) for s in steps)
     caption = _(
         "{event}: control passes {actors}.", event=event[0].upper() + event[1:], actors=actors

@@ -237,7 +237,13 @@ def legend(lang: str | None = None, layers: Iterable[str] | None = None) -> grap
     names = list(LAYERS) if layers is None else list(layers)
     unknown = [name for name in names if name not in LAYERS]
     if unknown or not names:
-        raise ValueError(f"layers must be among {sorted(LAYERS)}; got {layers!r}")
+        raise ValueError(
+            _(
+                "layers must be among {allowed}; got {layers}",
+                allowed=sorted(LAYERS),
+                layers=repr(layers),
+            )
+        )
     g = new_graph("legend", _("The fill colour of each layer."))
     rows = [names[i : i + _LEGEND_ROW] for i in range(0, len(names), _LEGEND_ROW)]
     with cluster(g, "legend", _("Layers"), kind="space") as box:

@@ -63,7 +63,11 @@ def split_driver(
     unknown = [n for n in named if n not in SPLIT_DRIVER_NODES]
     if unknown:
         raise ValueError(
-            f"focus and edges must name nodes among {SPLIT_DRIVER_NODES}; got {unknown}"
+            _(
+                "focus and edges must name nodes among {allowed}; got {names}",
+                allowed=SPLIT_DRIVER_NODES,
+                names=unknown,
+            )
         )
     edges_drawn = _split_edges()
     drawn = {(tail, head) for tail, head, *_rest in edges_drawn}

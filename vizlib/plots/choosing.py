@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from vizlib.i18n import _
-from vizlib.plots.costs import TECHNIQUE_COLORS, TECHNIQUE_LABELS
+from vizlib.plots.costs import TECHNIQUE_COLORS, TECHNIQUE_LABELS, check_among
 from vizlib.sim import costmodel, nested
 from vizlib.sim import techniques as techniques_model
 from vizlib.sim.costmodel import CPUS, TECHNIQUES, WORKLOADS, Workload
@@ -25,14 +25,6 @@ LESSON_WORKLOADS = ("compute", "syscall-heavy", "fork-heavy", "io-heavy")
 SETUP_COLORS = {"kvm": "#4477AA", "nested-kvm": "#EE6677", "pvm": "#228833"}
 HYPOTHETICAL_HATCH = "//"  # a technique the CPU never had (EPT on the P4 and Core 2)
 DERIVED_HATCH = ".."  # a cost derived by the model rather than published
-
-
-def _check(parameter: str, values, allowed) -> list:
-    values = list(values)
-    wrong = [v for v in values if v not in allowed]
-    if wrong or not values:
-        raise ValueError(f"{parameter} must be among {', '.join(allowed)}; got {wrong or values}")
-    return values
 
 
 def _tidy(ax) -> None:
@@ -60,9 +52,9 @@ def workload_grid(
 
     Hatched bars price a technique the CPU never had (EPT on the P4 and Core 2).
     """
-    names = _check("workloads", workloads, tuple(WORKLOADS))
-    chosen = _check("techniques", techniques, TECHNIQUES)
-    machines = _check("cpus", cpus, CPUS)
+    names = check_among("workloads", workloads, tuple(WORKLOADS))
+    chosen = check_among("techniques", techniques, TECHNIQUES)
+    machines = check_among("cpus", cpus, CPUS)
     fig, axes = plt.subplots(len(machines), 1, figsize=(9, 2.6 * len(machines) + 0.6), sharex=True)
     axes = [axes] if len(machines) == 1 else list(axes)
     width = 0.8 / len(chosen)
@@ -165,7 +157,7 @@ def nested_costs(events: Sequence[str] = nested.EVENTS) -> Figure:
 
     Table 1 of the PVM paper; the dotted bars (a hidden page fault) are the model's estimate.
     """
-    chosen = _check("events", events, nested.EVENTS)
+    chosen = check_among("events", events, nested.EVENTS)
     fig, ax = plt.subplots(figsize=(9, 3.8))
     width = 0.8 / len(nested.SETUPS)
     for i, setup in enumerate(nested.SETUPS):

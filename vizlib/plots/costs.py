@@ -62,11 +62,20 @@ class _TechniqueNames(Mapping[str, str]):
 TECHNIQUE_LABELS = _TechniqueNames()
 
 
-def _check(parameter: str, values, allowed) -> list:
+def check_among(parameter: str, values, allowed) -> list:
+    """`values` as a list, or a ValueError naming `parameter` and the `allowed` values when one is
+    not allowed or there is none."""
     values = list(values)
     wrong = [v for v in values if v not in allowed]
     if wrong or not values:
-        raise ValueError(f"{parameter} must be among {', '.join(allowed)}; got {wrong or values}")
+        raise ValueError(
+            _(
+                "{parameter} must be among {allowed}; got {values}",
+                parameter=parameter,
+                allowed=", ".join(allowed),
+                values=wrong or values,
+            )
+        )
     return values
 
 
@@ -83,8 +92,8 @@ def slowdown_breakdown(
 
     Lessons 03-04: horizontal stacked bars; the grey part (1.0) is the guest's own work.
     """
-    names = _check("workloads", workloads, tuple(WORKLOADS))
-    chosen = _check("techniques", techniques, TECHNIQUES)
+    names = check_among("workloads", workloads, tuple(WORKLOADS))
+    chosen = check_among("techniques", techniques, TECHNIQUES)
     pairs = [(w, t) for w in names for t in chosen]
     predictions = [costmodel.predict(WORKLOADS[w], t, cpu) for w, t in pairs]
     labels = [
@@ -121,8 +130,8 @@ def technique_slowdowns(
 
     Native is the line at 1; a bar's label is its slowdown.
     """
-    names = _check("workloads", workloads, tuple(WORKLOADS))
-    chosen = _check("techniques", techniques, TECHNIQUES)
+    names = check_among("workloads", workloads, tuple(WORKLOADS))
+    chosen = check_among("techniques", techniques, TECHNIQUES)
     fig, ax = plt.subplots(figsize=(9, 3.8))
     width = 0.8 / len(chosen)
     for i, technique in enumerate(chosen):

@@ -108,7 +108,7 @@ def tlb_references(
     a full walk (`paging.reference_count`).
     """
     if not sizes:
-        raise ValueError("sizes must hold at least one TLB size")
+        raise ValueError(_("sizes must hold at least one TLB size"))
     stats = [tlb.run_tlb(stream, size) for size in sizes]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for mode in ("native", "nested"):

@@ -29,6 +29,7 @@ TICKS = {
 }
 
 
+MMIO_KINDS = {"read": N_("MMIO read"), "write": N_("MMIO write")}  # by Exit.direction
 DEVICE_PANELS = (N_("exits"), N_("µs of wall time per run"), N_("µs of wall time per exit"))
 # Each panel's range (log scale), the same for every message so that they compare: exits from 1
 # to past 2 per byte of the longest message (experiments.MAX_MESSAGE, 2,000 bytes); a run from
@@ -46,11 +47,12 @@ def _tidy(ax) -> None:
 
 
 def exit_kind(exit_: Exit) -> str:
-    """A short name for what caused an exit: "OUT 0x3f8", "IN 0x3fd", "MMIO write". Lesson 07."""
+    """A short name for what caused an exit, in the course's language: "OUT 0x3f8", "IN 0x3fd",
+    "MMIO write". Lesson 07."""
     if exit_.reason == "io":
         return f"{exit_.direction.upper()} 0x{exit_.port:x}"
     if exit_.reason == "mmio":
-        return f"MMIO {exit_.direction}"
+        return _(MMIO_KINDS[exit_.direction])
     return exit_.reason.upper() if exit_.reason == "hlt" else exit_.reason
 
 
@@ -142,7 +144,13 @@ def device_exits(runs: Mapping[str, RunResult], length: int) -> Figure:
 def _check_runs(runs: Mapping[str, RunResult]) -> None:
     unknown = set(runs) - set(DEVICE_LABELS)
     if unknown or not runs:
-        raise ValueError(f"runs must map devices among {list(DEVICE_LABELS)}, got {list(runs)}")
+        raise ValueError(
+            _(
+                "runs must map devices among {allowed}, got {devices}",
+                allowed=list(DEVICE_LABELS),
+                devices=list(runs),
+            )
+        )
 
 
 def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -> None:
@@ -152,7 +160,13 @@ def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -
     names = list(runs)
     shown = [label.get_text() for label in fig.axes[0].get_xticklabels()]
     if shown != [_ticks(name) for name in names]:
-        raise ValueError(f"runs must hold the devices of the figure, {shown}; got {names}")
+        raise ValueError(
+            _(
+                "runs must hold the devices of the figure, {shown}; got {devices}",
+                shown=shown,
+                devices=names,
+            )
+        )
     exits = [len(runs[name].exits) for name in names]
     total = [runs[name].wall_time * 1e6 for name in names]
     per_exit = [t / max(n, 1) for t, n in zip(total, exits, strict=True)]
@@ -176,7 +190,7 @@ def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -
 def accelerator_times(timings: Sequence[Timing]) -> Figure:
     """Median wall time of each guest on each accelerator, log scale. Lessons 07-08."""
     if not timings:
-        raise ValueError("timings must hold at least one Timing")
+        raise ValueError(_("timings must hold at least one Timing"))
     guests = list(dict.fromkeys(t.guest for t in timings))
     accels = list(dict.fromkeys(t.accel for t in timings))
     width = 0.8 / len(accels)
