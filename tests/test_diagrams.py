@@ -11,6 +11,7 @@ import pytest
 from vizlib import diagrams
 from vizlib.diagrams import ALL_FIGURES, ARTICLE_FIGURES, LANGS, LAYERS, legend
 from vizlib.diagrams.style import add_node, new_graph, privilege
+from vizlib.i18n import _, use
 
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
 NODE = re.compile(r"^\t+(\w+) \[(.*)\]$", re.MULTILINE)
@@ -105,10 +106,18 @@ def test_comment_is_one_sentence_in_the_figure_language(name, lang):
 
 
 @pytest.mark.parametrize("figure", [*ALL_FIGURES.values(), legend], ids=[*ALL_FIGURES, "legend"])
-@pytest.mark.parametrize("bad", ["fr", "EN", "", None])
+@pytest.mark.parametrize("bad", ["fr", "EN", ""])
 def test_bad_lang_raises_value_error_naming_the_choices(figure, bad):
     with pytest.raises(ValueError, match=r"lang must be one of 'en', 'zh'"):
         figure(bad)
+
+
+@pytest.mark.parametrize("figure", [*ALL_FIGURES.values(), legend], ids=[*ALL_FIGURES, "legend"])
+def test_without_lang_a_figure_speaks_the_course_language(figure):
+    assert figure().source == figure("en").source
+    with use("zh"):
+        assert figure().source == figure(lang="zh").source
+        assert figure("en").source == figure(lang="en").source  # an explicit lang still wins
 
 
 @pytest.mark.parametrize(("name", "lang"), CASES, ids=IDS)
@@ -148,7 +157,9 @@ def test_all_figures_maps_each_name_to_its_public_function():
 def test_layer_colours_are_distinct_and_named_in_both_languages():
     assert len(set(LAYERS.values())) == len(LAYERS) == 7
     assert diagrams.LAYER_NAMES.keys() == LAYERS.keys()
-    assert all(CJK.search(zh) and not CJK.search(en) for en, zh in diagrams.LAYER_NAMES.values())
+    assert not any(CJK.search(name) for name in diagrams.LAYER_NAMES.values())
+    with use("zh"):
+        assert all(CJK.search(_(name)) for name in diagrams.LAYER_NAMES.values())
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -160,7 +171,8 @@ def test_legend_shows_every_layer_and_nests_in_a_figure(lang):
     figure = ALL_FIGURES["full_virtualization"](lang)
     figure.subgraph(legend(lang))
     assert "subgraph cluster_legend" in figure.source
-    hardware = diagrams.LAYER_NAMES["hardware"][LANGS.index(lang)]
+    with use(lang):
+        hardware = _(diagrams.LAYER_NAMES["hardware"])
     assert render_svg(figure.source).count(f">{hardware}</text>") == 2  # figure and legend
 
 
@@ -176,7 +188,7 @@ def test_style_rejects_unknown_layer_kind_and_mark():
     with pytest.raises(ValueError, match="kind must be one of"):
         add_node(g, "a", "A", kind="cloud", layer="hardware")
     with pytest.raises(ValueError, match="marks must be among"):
-        privilege("en", "ring2")
+        privilege("ring2")
 
 
 def test_a_node_in_two_layers_is_striped_with_both_colours():

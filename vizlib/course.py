@@ -1,7 +1,8 @@
 """The course's spine: the syllabus and the glossary, read from `course/`. Lesson 00 shows both.
 
 Everything that lists lessons (the README's contents, each notebook's navigation cells, the tests)
-is generated from `course/syllabus.yml`, so the lesson order lives in exactly one place.
+is generated from `course/syllabus.yml`, so the lesson order lives in exactly one place. A lesson's
+title and objectives are English keys; `course_map` shows them in the course's language.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import yaml
 
+from vizlib.i18n import N_, _
+
 ROOT = Path(__file__).resolve().parent.parent
 STATUSES = ("ready", "planned")
+MAP_HEADER = ("#", N_("Lesson"), N_("Minutes"), N_("You will be able to"))  # shown by show_table
+OBJECTIVES_SEPARATOR = N_("; ")  # between a lesson's objectives in the course map
 _FILE = re.compile(r"^(notebooks|exercises)/(\d\d)_[a-z0-9_]+\.ipynb$")
 
 
@@ -100,6 +105,16 @@ def syllabus(root: Path = ROOT) -> tuple[Lesson, ...]:
     if [lesson.id for lesson in lessons] != expected:
         raise ValueError(f"syllabus ids must run {', '.join(expected)} in order")
     return lessons
+
+
+def course_map(root: Path = ROOT) -> tuple[tuple[str, ...], list[tuple[str, str, int, str]]]:
+    """Header and rows for `vizlib.tables.show_table`: each lesson's number, title, minutes and
+    objectives, in the course's language. Lesson 00."""
+    rows = [
+        (x.id, _(x.title), x.minutes, _(OBJECTIVES_SEPARATOR).join(map(_, x.objectives)))
+        for x in syllabus(root)
+    ]
+    return MAP_HEADER, rows
 
 
 def glossary(root: Path = ROOT) -> tuple[Term, ...]:

@@ -5,8 +5,9 @@ English marks its translation out of date (fuzzy, with the English it was made f
 `#| msgid`) instead of losing it:
 
 - `vizlib/locale/<lang>/LC_MESSAGES/vizlib.po`: what vizlib prints or draws (the `_()` and `N_()`
-  strings of its code) and the learner-facing text of `course/` (lesson titles and objectives,
-  glossary definitions);
+  strings of its code), the headers of the lessons' tables (written in their code cells, which are
+  the same in both editions) and the learner-facing text of `course/` (lesson titles and
+  objectives, glossary definitions);
 - `translations/<lang>/notebooks/NN_slug.po` and `translations/<lang>/exercises/NN_slug.po`: one
   per notebook, one entry per markdown cell, msgctxt = the cell's id (which stays when its text
   changes, so the entry is found again), msgid = its English source.
@@ -37,6 +38,7 @@ from vizlib.authoring.editions import catalogue_file, translated_file
 from vizlib.authoring.navigation import NAV_BOTTOM, NAV_TOP, navigation, tagged, with_navigation
 from vizlib.course import ROOT, Lesson, repository, syllabus
 from vizlib.i18n import DOMAIN, check_language
+from vizlib.tables import TABLE_CALLS, WORD
 
 PO_LOCALES = {"zh": "zh_CN"}
 MARKERS = ("_", "N_")  # the functions whose string argument is a message
@@ -125,6 +127,58 @@ def code_messages(path: Path) -> list[str]:
     return found
 
 
+def table_headers(source: str) -> list[str]:
+    """The words of the header of every table a notebook's code cell shows (`TABLE_CALLS`): the
+    strings of a list written as their first argument, or of a list the cell assigns to a name
+    used there."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax (%magic, !shell): no table of ours
+        return []
+    lists = {
+        node.targets[0].id: node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.List | ast.Tuple)
+    }
+
+    def strings(node: ast.expr) -> list[str]:
+        if isinstance(node, ast.Starred):
+            return strings(node.value)
+        if isinstance(node, ast.Name) and node.id in lists:
+            return strings(lists[node.id])
+        if isinstance(node, ast.List | ast.Tuple):
+            return [text for element in node.elts for text in strings(element)]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value] if WORD.search(node.value) else []
+        return []
+
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args:
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if name in TABLE_CALLS:
+                found += [text for text in strings(node.args[0]) if text not in found]
+    return found
+
+
+def notebook_headers(root: Path = ROOT) -> dict[str, list[str]]:
+    """Header word -> the English notebooks whose code shows it in a table, in syllabus order."""
+    found: dict[str, list[str]] = {}
+    for english, _lesson in notebooks(root):
+        path = root / english
+        if not path.is_file():
+            continue
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                for text in table_headers(cell.source):
+                    if english not in found.setdefault(text, []):
+                        found[text].append(english)
+    return found
+
+
 def course_texts(root: Path = ROOT) -> list[str]:
     """The learner-facing text of `course/`: lesson titles and objectives, glossary definitions."""
     found = []
@@ -135,11 +189,14 @@ def course_texts(root: Path = ROOT) -> list[str]:
 
 
 def message_template(root: Path = ROOT) -> dict[str, list[str]]:
-    """msgid -> where it comes from: vizlib's code (files in path order), then `course/`."""
+    """msgid -> where it comes from: vizlib's code (files in path order), the lessons' table
+    headers, then `course/`."""
     found: dict[str, list[str]] = {}
     for path in sorted((root / "vizlib").rglob("*.py")):
         for message in code_messages(path):
             found.setdefault(message, []).append(path.relative_to(root).as_posix())
+    for message, places in notebook_headers(root).items():
+        found.setdefault(message, []).extend(places)
     for message, where in [(t, "course/") for t in course_texts(root)]:
         found.setdefault(message, []).append(where)
     return found

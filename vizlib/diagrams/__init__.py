@@ -1,7 +1,8 @@
 """Graphviz figures of the course, in one visual language (see `style`).
 
-Each figure is a function `name(lang="en")` returning a `graphviz.Digraph` whose `comment` is a
-one-sentence description, used as caption and alt text. Nothing here displays anything.
+Each figure is a function `name(lang=None)` returning a `graphviz.Digraph` whose `comment` is a
+one-sentence description, used as caption and alt text; without `lang` it draws in the course's
+language (`vizlib.i18n.set_language`). Nothing here displays anything.
 """
 
 from vizlib.diagrams.article import (

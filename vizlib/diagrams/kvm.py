@@ -12,11 +12,12 @@ from vizlib.diagrams.style import (
     SMALL_FONTSIZE,
     add_edge,
     add_node,
+    in_language,
     new_graph,
     same_rank,
     term,
-    translator,
 )
+from vizlib.i18n import _
 from vizlib.machine.results import Exit
 
 ACCELS = ("kvm", "tcg")
@@ -24,52 +25,49 @@ MAX_LIMIT = 50  # exits drawn at most: four rows each, a longer diagram is no lo
 _LIFELINE = "#888888"
 
 
-def kvm_ioctl_levels(lang: str = "en") -> graphviz.Digraph:
+@in_language
+def kvm_ioctl_levels(lang: str | None = None) -> graphviz.Digraph:
     """/dev/kvm, a VM fd and a vCPU fd, and the ioctls each one takes. Lesson 07."""
-    t = translator(lang)
     g = new_graph(
         "kvm_ioctl_levels",
-        t(
+        _(
             "A VMM opens /dev/kvm for system ioctls, KVM_CREATE_VM gives it a VM file descriptor "
             "for VM ioctls, and KVM_CREATE_VCPU a vCPU file descriptor for vCPU ioctls such as "
-            "KVM_RUN.",
-            "VMM 打开 /dev/kvm 进行系统级 ioctl，KVM_CREATE_VM 返回用于虚拟机级 ioctl 的虚拟机"
-            "文件描述符，KVM_CREATE_VCPU 返回用于 KVM_RUN 等 vCPU 级 ioctl 的 vCPU 文件描述符。",
+            "KVM_RUN."
         ),
     )
     g.attr(nodesep="0.35")
     add_node(
         g,
         "vmm",
-        t("VMM process", "VMM 进程"),
+        _("VMM process"),
         kind="program",
         layer="emulator",
-        detail=t("QEMU, or this notebook", "QEMU，或本笔记本"),
+        detail=_("QEMU, or this notebook"),
     )
     levels = [
         (
             "system",
-            t("/dev/kvm\nsystem ioctls", "/dev/kvm\n系统级 ioctl"),
+            _("/dev/kvm\nsystem ioctls"),
             "KVM_GET_API_VERSION\nKVM_CHECK_EXTENSION\nKVM_CREATE_VM\nKVM_GET_VCPU_MMAP_SIZE",
         ),
         (
             "vm",
-            t("VM fd\nVM ioctls", "虚拟机 fd\n虚拟机级 ioctl"),
-            t("(from KVM_CREATE_VM)", "（由 KVM_CREATE_VM 返回）")
-            + "\nKVM_SET_USER_MEMORY_REGION\nKVM_CREATE_VCPU",
+            _("VM fd\nVM ioctls"),
+            _("(from KVM_CREATE_VM)") + "\nKVM_SET_USER_MEMORY_REGION\nKVM_CREATE_VCPU",
         ),
         (
             "vcpu",
-            t("vCPU fd\nvCPU ioctls", "vCPU fd\nvCPU 级 ioctl"),
-            t("(from KVM_CREATE_VCPU)", "（由 KVM_CREATE_VCPU 返回）")
+            _("vCPU fd\nvCPU ioctls"),
+            _("(from KVM_CREATE_VCPU)")
             + "\nKVM_GET_REGS, KVM_SET_REGS\nKVM_GET_SREGS, KVM_SET_SREGS\nKVM_RUN\n"
-            + t("mmap: struct kvm_run", "mmap：struct kvm_run"),
+            + _("mmap: struct kvm_run"),
         ),
     ]
     for node_id, title, calls in levels:
         add_node(g, node_id, title, kind="interface", layer="host_kernel", detail=calls)
         add_edge(g, "vmm", node_id, kind="call", text="ioctl")
-    same_rank(g, [node_id for node_id, *_ in levels])
+    same_rank(g, [node_id for node_id, *_rest in levels])
     add_edge(g, "system", "vm", kind="data", dir="forward", style="dashed")
     add_edge(g, "vm", "vcpu", kind="data", dir="forward", style="dashed")
     return g
@@ -80,18 +78,18 @@ def _dot_text(text: str) -> str:
     return text.replace("\\", "\\\\")
 
 
-def _what_the_guest_did(exit_: Exit, t) -> str:
+def _what_the_guest_did(exit_: Exit) -> str:
     if exit_.reason == "io":
         verb = "OUT" if exit_.direction == "out" else "IN"
         shown = f" {exit_.data!r}" if exit_.direction == "out" else ""
         return f"{verb} 0x{exit_.port:x}{shown}"
     if exit_.reason == "mmio":
-        what = t("store to", "写") if exit_.direction == "write" else t("load from", "读")
+        what = _("store to") if exit_.direction == "write" else _("load from")
         return f"{what} 0x{exit_.address:x}"
     return {
         "hlt": "HLT",
-        "shutdown": t("triple fault", "三重故障"),
-        "internal_error": t("cannot go on", "无法继续"),
+        "shutdown": _("triple fault"),
+        "internal_error": _("cannot go on"),
     }.get(exit_.reason, exit_.reason)
 
 
@@ -104,11 +102,12 @@ def _what_came_back(exit_: Exit, accel: str) -> str:
         detail = f" 0x{exit_.address:x}"
     if accel == "kvm":
         return f"KVM_EXIT_{exit_.reason.upper()}{detail}"
-    return f"{exit_.reason} hook{detail}"
+    return _("{reason} hook{detail}", reason=exit_.reason, detail=detail)
 
 
+@in_language
 def exit_sequence(
-    exits: Sequence[Exit], accel: str = "kvm", limit: int = 4, lang: str = "en"
+    exits: Sequence[Exit], accel: str = "kvm", limit: int = 4, lang: str | None = None
 ) -> graphviz.Digraph:
     """A sequence diagram of a recorded run: VMM -> accelerator -> guest and back. Lesson 07.
 
@@ -116,64 +115,71 @@ def exit_sequence(
     enters the guest, the guest's instruction leaves it (the exit), and the reason comes back to
     the VMM. accel "kvm" draws kvm.ko in the middle, "tcg" QEMU's CPU emulator (unicorn).
     """
-    t = translator(lang)
     if accel not in ACCELS:
-        raise ValueError(f"accel must be one of {ACCELS}, got {accel!r}")
+        raise ValueError(
+            _("accel must be one of {allowed}, got {accel}", allowed=ACCELS, accel=repr(accel))
+        )
     if not (isinstance(limit, int) and 1 <= limit <= MAX_LIMIT):
-        raise ValueError(f"limit must be an int from 1 to {MAX_LIMIT}, got {limit!r}")
+        raise ValueError(
+            _(
+                "limit must be an int from 1 to {most}, got {limit}",
+                most=MAX_LIMIT,
+                limit=repr(limit),
+            )
+        )
     exits = list(exits)
     if not all(isinstance(e, Exit) for e in exits):
-        raise ValueError("exits must be a sequence of vizlib.machine.Exit")
+        raise ValueError(_("exits must be a sequence of vizlib.machine.Exit"))
     shown, hidden = exits[:limit], max(0, len(exits) - limit)
     kvm = accel == "kvm"
     g = new_graph(
         "exit_sequence",
-        t(
-            f"The recorded run as a sequence: {len(exits)} exits, each a round trip from the VMM "
-            f"through {'kvm.ko' if kvm else 'the CPU emulator'} into the guest and back.",
-            f"把记录下的运行画成时序图：共 {len(exits)} 次退出，每次都是从 VMM 经 "
-            f"{'kvm.ko' if kvm else 'CPU 模拟器'} 进入客户机再返回的往返。",
+        _(
+            "The recorded run as a sequence: {exits} exits, each a round trip from the VMM "
+            "through {through} into the guest and back.",
+            exits=len(exits),
+            through="kvm.ko" if kvm else _("the CPU emulator"),
         ),
     )
     g.attr(nodesep="1.7", ranksep="0.22")
     middle = (
-        ("kvm.ko", t("Linux kernel, host", "Linux 内核，宿主机"), "host_kernel")
+        ("kvm.ko", _("Linux kernel, host"), "host_kernel")
         if kvm
-        else ("TCG (unicorn)", t("QEMU's CPU emulator", "QEMU 的 CPU 模拟器"), "emulator")
+        else ("TCG (unicorn)", _("QEMU's CPU emulator"), "emulator")
     )
     lanes = [
         (
             "vmm",
-            t("This notebook: the VMM", "本笔记本：VMM"),
-            t("user space", "用户空间"),
+            _("This notebook: the VMM"),
+            _("user space"),
             "emulator",
         ),
         ("acc", middle[0], middle[1], middle[2]),
-        ("guest", t("Guest code", "客户机代码"), t("guest mode", "客户模式"), "guest_kernel"),
+        ("guest", _("Guest code"), _("guest mode"), "guest_kernel"),
     ]
     for lane, text, detail, layer in lanes:
         add_node(g, f"{lane}_0", text, kind="program", layer=layer, detail=detail)
-    same_rank(g, [f"{lane}_0" for lane, *_ in lanes])
-    run, enter = ("KVM_RUN", term("VM entry", lang)) if kvm else ("emu_start", t("run", "运行"))
-    leave = term("VM exit", lang) if kvm else t("hook", "钩子")
+    same_rank(g, [f"{lane}_0" for lane, *_rest in lanes])
+    run, enter = ("KVM_RUN", term("VM entry")) if kvm else ("emu_start", _("run"))
+    leave = term("VM exit") if kvm else _("hook")
     messages = []
     for e in shown:
         messages += [
             ("vmm", "acc", "call", run),
             ("acc", "guest", "call", enter),
-            ("guest", "acc", "trap", f"{leave}: {_what_the_guest_did(e, t)}"),
+            ("guest", "acc", "trap", f"{leave}: {_what_the_guest_did(e)}"),
             ("acc", "vmm", "call", _what_came_back(e, accel)),
         ]
     if hidden:
-        more = t(f"... {hidden} more exits", f"…… 另有 {hidden} 次退出")
+        more = _("... {hidden} more exits", hidden=hidden)
         messages.append(("vmm", "vmm", "note", more))
     for row, (tail, head, kind, text) in enumerate(messages, start=1):
-        for lane, *_ in lanes:
+        for lane, *_rest in lanes:
             g.node(f"{lane}_{row}", "", shape="point", width="0.06", color=_LIFELINE)
             g.edge(
                 f"{lane}_{row - 1}", f"{lane}_{row}", style="dotted", color=_LIFELINE, dir="none"
             )
-        same_rank(g, [f"{lane}_{row}" for lane, *_ in lanes])
+        same_rank(g, [f"{lane}_{row}" for lane, *_rest in lanes])
         for left, right in (("vmm", "acc"), ("acc", "guest")):  # keeps the lanes in order
             add_edge(g, f"{left}_{row}", f"{right}_{row}", kind="stack")
         if kind == "note":
@@ -181,7 +187,7 @@ def exit_sequence(
                 f"vmm_{row}", text, shape="plaintext", fontname=FONTNAME, fontsize=SMALL_FONTSIZE
             )
             continue
-        order = [lane for lane, *_ in lanes]
+        order = [lane for lane, *_rest in lanes]
         forward = order.index(tail) < order.index(head)
         left, right = (tail, head) if forward else (head, tail)
         g.edge(  # drawn left to right, pointing back if need be: dot keeps the lanes straight

@@ -2,50 +2,74 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import graphviz
 
-from vizlib.diagrams.style import add_edge, add_node, new_graph
+from vizlib.diagrams.style import add_edge, add_node, in_language, new_graph
+from vizlib.i18n import N_, _
 
 # The actors of `vizlib.sim.techniques` (its PathStep.actor values), each in its layer's colour.
 ACTOR_LAYERS = {
-    "guest user": "guest_user",
-    "guest kernel": "guest_kernel",
-    "hardware": "hardware",
-    "hypervisor": "hypervisor",
-    "emulator": "emulator",
+    N_("guest user"): "guest_user",
+    N_("guest kernel"): "guest_kernel",
+    N_("hardware"): "hardware",
+    N_("hypervisor"): "hypervisor",
+    N_("emulator"): "emulator",
 }
 
 
-def event_path(steps: Sequence, event: str) -> graphviz.Digraph:
+@in_language
+def event_path(steps: Sequence, event: str, lang: str | None = None) -> graphviz.Digraph:
     """Steps (`techniques.path`'s PathSteps) as a left-to-right chain of coloured boxes.
 
-    `event` names the event in the caption.
+    `event` names the event in the caption; the steps' actions are shown as they are given.
     """
     if not steps:
-        raise ValueError("steps must hold at least one step")
+        raise ValueError(_("steps must hold at least one step"))
     unknown = sorted({s.actor for s in steps} - set(ACTOR_LAYERS))
     if unknown:
-        raise ValueError(f"step actors must be among {sorted(ACTOR_LAYERS)}; got {unknown}")
-    actors = " -> ".join(s.actor for s in steps)
-    g = new_graph("event_path", f"{event[0].upper()}{event[1:]}: control passes {actors}.")
+        allowed = sorted(ACTOR_LAYERS)
+        raise ValueError(
+            _("step actors must be among {allowed}; got {actors}", allowed=allowed, actors=unknown)
+        )
+    actors = " -> ".join(_(s.actor) for s in steps)
+    caption = _(
+        "{event}: control passes {actors}.", event=event[0].upper() + event[1:], actors=actors
+    )
+    g = new_graph("event_path", caption)
     g.attr(rankdir="LR")
     for i, step in enumerate(steps):
         layer = ACTOR_LAYERS[step.actor]
         kind = "hardware" if layer == "hardware" else "layer"
-        add_node(g, f"s{i}", step.actor, kind=kind, layer=layer, detail=_wrap(step.action))
+        add_node(g, f"s{i}", _(step.actor), kind=kind, layer=layer, detail=_wrap(step.action))
         if i:
             add_edge(g, f"s{i - 1}", f"s{i}", kind="call")
     return g
 
 
 def _wrap(text: str, width: int = 26) -> str:
-    lines, line = [], ""
+    """`text` in lines of about `width` columns, broken between words, or between the characters
+    of Chinese text (each two columns wide), which has no spaces to break at."""
+    units = []  # (piece, glued to the piece before it)
     for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
+        units += [(piece, i > 0) for i, piece in enumerate(_WIDE_OR_NOT.findall(word))]
+    lines, line = [], ""
+    for piece, glued in units:
+        joined = f"{line}{'' if glued else ' '}{piece}" if line else piece
+        if line and _columns(joined) > width:
             lines.append(line)
-            line = word
+            line = piece
         else:
-            line = f"{line} {word}".strip()
+            line = joined
     return "\n".join([*lines, line])
+
+
+_WIDE = "\u3000-\u9fff\uff00-\uffef"  # CJK characters and punctuation, full-width forms
+_WIDE_OR_NOT = re.compile(f"[{_WIDE}]|[^{_WIDE}]+")
+_WIDE_CHAR = re.compile(f"[{_WIDE}]")
+
+
+def _columns(text: str) -> int:
+    return len(text) + len(_WIDE_CHAR.findall(text))

@@ -6,15 +6,19 @@ same thing looks the same in every lesson.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from html import escape
+from typing import TypeVar
 
 import graphviz
 
-from vizlib import course
+from vizlib import course, i18n
+from vizlib.i18n import N_, _
 
-LANGS = ("en", "zh")
+LANGS = i18n.LANGUAGES
 
 # Fill colour per layer, top of a stack first. Paul Tol's colour-blind-safe "light" qualitative
 # scheme (personal.sron.nl/~pault, "light" palette), made for filled areas under black text.
@@ -29,13 +33,13 @@ LAYERS = {
 }
 
 LAYER_NAMES = {
-    "guest_user": ("Guest user (applications)", "客户机用户态（应用程序）"),
-    "guest_kernel": ("Guest kernel", "客户机内核"),
-    "emulator": ("Emulator / device model", "模拟器 / 设备模型"),
-    "host_user": ("Host user (processes)", "宿主机用户态（进程）"),
-    "host_kernel": ("Host kernel", "宿主机内核"),
-    "hypervisor": ("Hypervisor", "虚拟机管理程序"),
-    "hardware": ("Hardware", "硬件"),
+    "guest_user": N_("Guest user (applications)"),
+    "guest_kernel": N_("Guest kernel"),
+    "emulator": N_("Emulator / device model"),
+    "host_user": N_("Host user (processes)"),
+    "host_kernel": N_("Host kernel"),
+    "hypervisor": N_("Hypervisor"),
+    "hardware": N_("Hardware"),
 }
 
 # One shape per kind of thing, the same in every diagram.
@@ -69,15 +73,15 @@ CLUSTERS = {
 
 # Privilege marks, written the same way in every diagram.
 PRIVILEGE = {
-    "ring0": ("ring 0", "ring 0"),
-    "ring1": ("ring 1", "ring 1"),
-    "ring3": ("ring 3", "ring 3"),
-    "root": ("root", "根模式"),  # VMX root operation (AMD-V: host mode)
-    "non-root": ("non-root", "非根模式"),  # VMX non-root operation, KVM's "guest mode"
-    "deprivileged": ("deprivileged", "降低特权"),
-    "emulated": ("emulated", "模拟的"),
-    "supervisor": ("supervisor mode", "管理模式"),
-    "user": ("user mode", "用户模式"),
+    "ring0": N_("ring 0"),
+    "ring1": N_("ring 1"),
+    "ring3": N_("ring 3"),
+    "root": N_("root"),  # VMX root operation (AMD-V: host mode)
+    "non-root": N_("non-root"),  # VMX non-root operation, KVM's "guest mode"
+    "deprivileged": N_("deprivileged"),
+    "emulated": N_("emulated"),
+    "supervisor": N_("supervisor mode"),
+    "user": N_("user mode"),
 }
 
 # Latin glyphs from DejaVu Sans, Chinese from WenQuanYi Zen Hei, then any sans-serif font.
@@ -90,35 +94,45 @@ _MAX_SIZE = "8.3,12"
 _LEGEND_ROW = 4  # layers per legend row: four fit a notebook's width
 
 
-def check_lang(lang: str) -> str:
-    """Return `lang` if the course draws in it, else raise ValueError. Lesson 01."""
-    if lang not in LANGS:
-        raise ValueError(f"lang must be one of {', '.join(map(repr, LANGS))}; got {lang!r}")
-    return lang
+def check_lang(lang: str | None) -> str:
+    """`lang` if the course draws in it, the course's language (`i18n.language()`) for None,
+    else ValueError naming the allowed values. Lesson 01."""
+    return i18n.language() if lang is None else i18n.check_language(lang)
 
 
-def translator(lang: str) -> Callable[[str, str], str]:
-    """Return `t(en, zh)` picking the text of `lang`, so both texts sit side by side. Lesson 01."""
-    index = LANGS.index(check_lang(lang))
-    return lambda en, zh: (en, zh)[index]
+Draw = TypeVar("Draw", bound=Callable[..., graphviz.Digraph])
 
 
-def term(name: str, lang: str) -> str:
-    """The glossary's word for `name` (course/glossary.yml) in `lang`, the same in every figure.
+def in_language(draw: Draw) -> Draw:
+    """Make a figure function draw in its `lang` argument: None is the course's language, and
+    every `_()` of the drawing, `term` and `privilege` speak it. Lesson 01."""
+    signature = inspect.signature(draw)
 
-    Lesson 01.
-    """
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs) -> graphviz.Digraph:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        lang = bound.arguments["lang"] = check_lang(bound.arguments["lang"])
+        with i18n.use(lang):
+            return draw(*bound.args, **bound.kwargs)
+
+    return drawn
+
+
+def term(name: str, lang: str | None = None) -> str:
+    """The glossary's word for `name` (course/glossary.yml) in `lang` (None: the course's
+    language), the same in every figure. Lesson 01."""
     entry = course.term(name)
     return entry.zh if check_lang(lang) == "zh" else entry.term
 
 
-def privilege(lang: str, *marks: str) -> str:
-    """Privilege annotation such as "ring 0 · root mode" from keys of PRIVILEGE. Lesson 01."""
-    index = LANGS.index(check_lang(lang))
+def privilege(*marks: str) -> str:
+    """Privilege annotation such as "ring 0 · root" from keys of PRIVILEGE, in the course's
+    language. Lesson 01."""
     unknown = [m for m in marks if m not in PRIVILEGE]
     if unknown:
         raise ValueError(f"marks must be among {sorted(PRIVILEGE)}; got {unknown}")
-    return " · ".join(PRIVILEGE[m][index] for m in marks)
+    return " · ".join(_(PRIVILEGE[m]) for m in marks)
 
 
 def _html_label(text: str, detail: str | None, mark: str | None) -> str:
@@ -214,21 +228,27 @@ def same_rank(g: graphviz.Digraph, node_ids: Iterable[str]) -> None:
             row.node(node_id)
 
 
-def legend(lang: str = "en", layers: Iterable[str] | None = None) -> graphviz.Digraph:
+@in_language
+def legend(lang: str | None = None, layers: Iterable[str] | None = None) -> graphviz.Digraph:
     """The fill colour of each layer (all, or `layers`), in rows of four. Lesson 01.
 
     Draw it alone, or inside another figure with `figure.subgraph(legend(lang))`.
     """
-    t = translator(lang)
     names = list(LAYERS) if layers is None else list(layers)
     unknown = [name for name in names if name not in LAYERS]
     if unknown or not names:
-        raise ValueError(f"layers must be among {sorted(LAYERS)}; got {layers!r}")
-    g = new_graph("legend", t("The fill colour of each layer.", "每一层的填充颜色。"))
+        raise ValueError(
+            _(
+                "layers must be among {allowed}; got {layers}",
+                allowed=sorted(LAYERS),
+                layers=repr(layers),
+            )
+        )
+    g = new_graph("legend", _("The fill colour of each layer."))
     rows = [names[i : i + _LEGEND_ROW] for i in range(0, len(names), _LEGEND_ROW)]
-    with cluster(g, "legend", t("Layers", "层次"), kind="space") as box:
+    with cluster(g, "legend", _("Layers"), kind="space") as box:
         for name in names:
-            add_node(box, f"legend_{name}", t(*LAYER_NAMES[name]), kind="layer", layer=name)
+            add_node(box, f"legend_{name}", _(LAYER_NAMES[name]), kind="layer", layer=name)
         for row in rows:
             ids = [f"legend_{name}" for name in row]
             same_rank(box, ids)

@@ -8,11 +8,12 @@ from vizlib.diagrams.style import (
     add_edge,
     add_node,
     cluster,
+    in_language,
     new_graph,
     privilege,
     same_rank,
-    translator,
 )
+from vizlib.i18n import _
 
 # Width in inches of the bars under one panel of `rings` (derived: the widest node of a panel,
 # about 1.8 inches, so the three panels fit a notebook's width).
@@ -24,55 +25,48 @@ def _stack(g: graphviz.Digraph, ids: list[str]) -> None:
         add_edge(g, upper, lower, kind="stack")
 
 
-def rings(lang: str = "en") -> graphviz.Digraph:
+@in_language
+def rings(lang: str | None = None) -> graphviz.Digraph:
     """Who runs in which ring: natively, under a VMM before VT-x, and with VT-x. Lesson 02."""
-    t = translator(lang)
     g = new_graph(
         "rings",
-        t(
+        _(
             "Natively the kernel runs in ring 0; a VMM on x86 before VT-x takes ring 0 and "
             "deprivileges the guest kernel to ring 1, where its privileged instructions trap; "
-            "with VT-x or AMD-V the guest kernel gets a ring 0 of its own in non-root mode.",
-            "原生运行时内核位于 ring 0；在 VT-x 之前的 x86 上，VMM 占据 ring 0，把客户机内核"
-            "降到 ring 1，其特权指令在那里陷入；有了 VT-x 或 AMD-V，客户机内核在非根模式下拥有"
-            "自己的 ring 0。",
+            "with VT-x or AMD-V the guest kernel gets a ring 0 of its own in non-root mode."
         ),
     )
     apps, kernel, hardware = (
-        t("Applications", "应用程序"),
-        t("Kernel", "内核"),
-        t("Hardware", "硬件"),
+        _("Applications"),
+        _("Kernel"),
+        _("Hardware"),
     )
-    guest_kernel = t("Guest kernel", "客户机内核")
-    with cluster(g, "native", t("Native", "原生"), kind="panel") as panel:
-        add_node(
-            panel, "n_app", apps, kind="program", layer="guest_user", mark=privilege(lang, "ring3")
-        )
+    guest_kernel = _("Guest kernel")
+    with cluster(g, "native", _("Native"), kind="panel") as panel:
+        add_node(panel, "n_app", apps, kind="program", layer="guest_user", mark=privilege("ring3"))
         add_node(
             panel,
             "n_os",
             kernel,
             kind="layer",
             layer="guest_kernel",
-            detail=t("owns the real CPU;\nrings 1 and 2 unused", "掌控真实 CPU；\nring 1、2 不用"),
-            mark=privilege(lang, "ring0"),
+            detail=_("owns the real CPU;\nrings 1 and 2 unused"),
+            mark=privilege("ring0"),
             width=_PANEL_SPAN,
         )
         add_node(panel, "n_hw", hardware, kind="hardware", layer="hardware", width=_PANEL_SPAN)
         _stack(panel, ["n_app", "n_os", "n_hw"])
-    title = t("VMM before VT-x (1999-2005)", "VT-x 之前的 VMM（1999-2005）")
+    title = _("VMM before VT-x (1999-2005)")
     with cluster(g, "deprivileged", title, kind="panel") as panel:
-        add_node(
-            panel, "d_app", apps, kind="program", layer="guest_user", mark=privilege(lang, "ring3")
-        )
+        add_node(panel, "d_app", apps, kind="program", layer="guest_user", mark=privilege("ring3"))
         add_node(
             panel,
             "d_os",
             guest_kernel,
             kind="layer",
             layer="guest_kernel",
-            detail=t("privileged instructions\ntrap (#GP)", "特权指令\n陷入（#GP）"),
-            mark=privilege(lang, "ring1", "deprivileged"),
+            detail=_("privileged instructions\ntrap (#GP)"),
+            mark=privilege("ring1", "deprivileged"),
             width=_PANEL_SPAN,
         )
         add_node(
@@ -81,22 +75,22 @@ def rings(lang: str = "en") -> graphviz.Digraph:
             "VMM",
             kind="layer",
             layer="hypervisor",
-            detail=t("owns the real CPU", "掌控真实 CPU"),
-            mark=privilege(lang, "ring0"),
+            detail=_("owns the real CPU"),
+            mark=privilege("ring0"),
             width=_PANEL_SPAN,
         )
         add_node(panel, "d_hw", hardware, kind="hardware", layer="hardware", width=_PANEL_SPAN)
         _stack(panel, ["d_app", "d_os", "d_vmm", "d_hw"])
-    title = t("VT-x / AMD-V (2005-06)", "VT-x / AMD-V（2005-06）")
+    title = _("VT-x / AMD-V (2005-06)")
     with cluster(g, "assisted", title, kind="panel") as panel:
-        with cluster(panel, "vm", t("Virtual machine", "虚拟机"), kind="vm") as vm:
+        with cluster(panel, "vm", _("Virtual machine"), kind="vm") as vm:
             add_node(
                 vm,
                 "h_app",
                 apps,
                 kind="program",
                 layer="guest_user",
-                mark=privilege(lang, "non-root", "ring3"),
+                mark=privilege("non-root", "ring3"),
             )
             add_node(
                 vm,
@@ -104,10 +98,8 @@ def rings(lang: str = "en") -> graphviz.Digraph:
                 guest_kernel,
                 kind="layer",
                 layer="guest_kernel",
-                detail=t(
-                    "its own CPU state;\nchosen events exit", "自己的 CPU 状态；\n选定事件才退出"
-                ),
-                mark=privilege(lang, "non-root", "ring0"),
+                detail=_("its own CPU state;\nchosen events exit"),
+                mark=privilege("non-root", "ring0"),
             )
             add_edge(vm, "h_app", "h_os", kind="stack")
         add_node(
@@ -116,8 +108,8 @@ def rings(lang: str = "en") -> graphviz.Digraph:
             "VMM",
             kind="layer",
             layer="hypervisor",
-            detail=t("owns the real CPU", "掌控真实 CPU"),
-            mark=privilege(lang, "root", "ring0"),
+            detail=_("owns the real CPU"),
+            mark=privilege("root", "ring0"),
             width=_PANEL_SPAN,
         )
         add_node(panel, "h_hw", hardware, kind="hardware", layer="hardware", width=_PANEL_SPAN)
@@ -129,82 +121,77 @@ def rings(lang: str = "en") -> graphviz.Digraph:
     return g
 
 
-def trap_path(lang: str = "en") -> graphviz.Digraph:
+@in_language
+def trap_path(lang: str | None = None) -> graphviz.Digraph:
     """The guest kernel's CLI trapping to the VMM, emulated, and resumed; POPF not trapping.
 
     Lesson 02.
     """
-    t = translator(lang)
     g = new_graph(
         "trap_path",
-        t(
+        _(
             "The deprivileged guest kernel in ring 1 executes CLI, the CPU traps to the VMM in "
             "ring 0, the VMM emulates the instruction on the guest's virtual CPU and resumes the "
             "guest at the next instruction, while an x86 POPF or SGDT runs on the real CPU "
-            "without trapping.",
-            "降到 ring 1 的客户机内核执行 CLI，CPU 陷入到 ring 0 的 VMM，VMM 在客户机的虚拟 "
-            "CPU 上模拟这条指令并从下一条指令恢复客户机，而 x86 的 POPF 或 SGDT 不陷入，直接在"
-            "真实 CPU 上运行。",
+            "without trapping."
         ),
     )
     g.attr(nodesep="0.7", ranksep="0.6")
-    with cluster(g, "vm", t("Virtual machine", "虚拟机"), kind="vm") as vm:
+    with cluster(g, "vm", _("Virtual machine"), kind="vm") as vm:
         add_node(
             vm,
             "app",
-            t("Applications", "应用程序"),
+            _("Applications"),
             kind="program",
             layer="guest_user",
-            mark=privilege(lang, "ring3"),
+            mark=privilege("ring3"),
         )
         add_node(
             vm,
             "guest",
-            t("Guest kernel", "客户机内核"),
+            _("Guest kernel"),
             kind="layer",
             layer="guest_kernel",
-            detail=t("... ADD, CLI, ADD, POPF ...", "... ADD, CLI, ADD, POPF ..."),
-            mark=privilege(lang, "ring1", "deprivileged"),
+            detail="... ADD, CLI, ADD, POPF ...",
+            mark=privilege("ring1", "deprivileged"),
         )
         add_edge(vm, "app", "guest", kind="stack")
     with cluster(g, "vmm", "VMM", kind="space") as vmm:
         add_node(
             vmm,
             "handler",
-            t("Trap handler", "陷入处理程序"),
+            _("Trap handler"),
             kind="layer",
             layer="hypervisor",
-            detail=t("decodes the instruction\nthat trapped", "解码引起陷入的指令"),
-            mark=privilege(lang, "ring0"),
+            detail=_("decodes the instruction\nthat trapped"),
+            mark=privilege("ring0"),
         )
         add_node(
             vmm,
             "vcpu",
-            t("Guest's virtual CPU", "客户机的虚拟 CPU"),
+            _("Guest's virtual CPU"),
             kind="interface",
             layer="hypervisor",
-            detail=t("virtual IF, CR3, GDTR, ...", "虚拟 IF、CR3、GDTR……"),
+            detail=_("virtual IF, CR3, GDTR, ..."),
         )
         same_rank(vmm, ["handler", "vcpu"])
     add_node(
         g,
         "cpu",
-        t("Real CPU", "真实 CPU"),
+        _("Real CPU"),
         kind="hardware",
         layer="hardware",
-        detail=t("its IF, CR3, GDTR belong to the VMM", "其 IF、CR3、GDTR 属于 VMM"),
+        detail=_("its IF, CR3, GDTR belong to the VMM"),
         width="4.5",
     )
-    add_edge(g, "guest", "cpu", kind="call", text=t("1. CLI", "1. CLI"))
-    add_edge(
-        g, "cpu", "handler", kind="trap", text=t("2. #GP: trap to ring 0", "2. #GP：陷入 ring 0")
-    )
+    add_edge(g, "guest", "cpu", kind="call", text="1. CLI")
+    add_edge(g, "cpu", "handler", kind="trap", text=_("2. #GP: trap to ring 0"))
     add_edge(
         g,
         "handler",
         "vcpu",
         kind="data",
-        text=t("3. emulate:\nvirtual IF := 0", "3. 模拟：\n虚拟 IF := 0"),
+        text=_("3. emulate:\nvirtual IF := 0"),
         dir="forward",
     )
     add_edge(
@@ -212,7 +199,7 @@ def trap_path(lang: str = "en") -> graphviz.Digraph:
         "handler",
         "guest",
         kind="call",
-        text=t("4. resume at the\nnext instruction", "4. 从下一条\n指令恢复"),
+        text=_("4. resume at the\nnext instruction"),
         constraint="false",
     )
     add_edge(
@@ -220,7 +207,7 @@ def trap_path(lang: str = "en") -> graphviz.Digraph:
         "guest",
         "cpu",
         kind="data",
-        text=t("ADD: runs directly\nPOPF, SGDT: no trap!", "ADD：直接运行\nPOPF、SGDT：不陷入！"),
+        text=_("ADD: runs directly\nPOPF, SGDT: no trap!"),
         dir="forward",
     )
     add_edge(g, "vcpu", "cpu", kind="stack")

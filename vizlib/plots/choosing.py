@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from vizlib.plots.costs import TECHNIQUE_COLORS, TECHNIQUE_LABELS
+from vizlib.i18n import _
+from vizlib.plots.costs import TECHNIQUE_COLORS, TECHNIQUE_LABELS, check_among
 from vizlib.sim import costmodel, nested
 from vizlib.sim import techniques as techniques_model
 from vizlib.sim.costmodel import CPUS, TECHNIQUES, WORKLOADS, Workload
@@ -24,14 +25,6 @@ LESSON_WORKLOADS = ("compute", "syscall-heavy", "fork-heavy", "io-heavy")
 SETUP_COLORS = {"kvm": "#4477AA", "nested-kvm": "#EE6677", "pvm": "#228833"}
 HYPOTHETICAL_HATCH = "//"  # a technique the CPU never had (EPT on the P4 and Core 2)
 DERIVED_HATCH = ".."  # a cost derived by the model rather than published
-
-
-def _check(parameter: str, values, allowed) -> list:
-    values = list(values)
-    wrong = [v for v in values if v not in allowed]
-    if wrong or not values:
-        raise ValueError(f"{parameter} must be among {', '.join(allowed)}; got {wrong or values}")
-    return values
 
 
 def _tidy(ax) -> None:
@@ -59,9 +52,9 @@ def workload_grid(
 
     Hatched bars price a technique the CPU never had (EPT on the P4 and Core 2).
     """
-    names = _check("workloads", workloads, tuple(WORKLOADS))
-    chosen = _check("techniques", techniques, TECHNIQUES)
-    machines = _check("cpus", cpus, CPUS)
+    names = check_among("workloads", workloads, tuple(WORKLOADS))
+    chosen = check_among("techniques", techniques, TECHNIQUES)
+    machines = check_among("cpus", cpus, CPUS)
     fig, axes = plt.subplots(len(machines), 1, figsize=(9, 2.6 * len(machines) + 0.6), sharex=True)
     axes = [axes] if len(machines) == 1 else list(axes)
     width = 0.8 / len(chosen)
@@ -85,14 +78,16 @@ def workload_grid(
             )
         ax.axhline(1, color=TECHNIQUE_COLORS["native"], linewidth=1)
         _log_ticks(ax, "y", 20)
-        ax.set_ylabel("run time / native")
+        ax.set_ylabel(_("run time / native"))
         ax.set_title(COSTS[cpu].description, fontsize=9, loc="left")
         _tidy(ax)
     axes[-1].set_xticks(range(len(names)), names, fontsize=9)
     axes[0].legend(fontsize=7, frameon=False, ncol=3, loc="upper left")
     fig.suptitle(
-        "Slowdown by technique and CPU (model, log scale); native = 1; "
-        "hatched: a technique the CPU never had",
+        _(
+            "Slowdown by technique and CPU (model, log scale); native = 1; "
+            "hatched: a technique the CPU never had"
+        ),
         fontsize=10,
     )
     fig.tight_layout()
@@ -123,9 +118,11 @@ def technique_bars(workload: Workload, cpu: str = "modern") -> Figure:
     )
     ax.axvline(1, color=TECHNIQUE_COLORS["native"], linewidth=1)
     ax.invert_yaxis()
-    ax.set_xlabel("run time / native run time (model, log scale)")
+    ax.set_xlabel(_("run time / native run time (model, log scale)"))
     _tidy(ax)
-    show_slowdowns(fig, predictions, f"{workload.name} on the {cpu} CPU")
+    show_slowdowns(
+        fig, predictions, _("{workload} on the {cpu} CPU", workload=workload.name, cpu=cpu)
+    )
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -136,7 +133,7 @@ def show_slowdowns(fig: Figure, predictions: Sequence[costmodel.Prediction], tit
     figure, in place of what it showed. Lesson 10."""
     low = min(p.slowdown for p in predictions)
     best = [math.isclose(p.slowdown, low) for p in predictions]
-    word = "  fastest" if sum(best) == 1 else "  tie: fastest"
+    word = "  " + (_("fastest") if sum(best) == 1 else _("tie: fastest"))
     ax = fig.axes[0]
     bars = ax.containers[0]
     for bar, p in zip(bars, predictions, strict=True):
@@ -150,9 +147,9 @@ def show_slowdowns(fig: Figure, predictions: Sequence[costmodel.Prediction], tit
     ]
     ax.bar_label(bars, labels=marks, fontsize=8)
     _log_ticks(ax, "x", max(20.0, max(p.slowdown for p in predictions) * 3))
-    hypothetical = any(p.hypothetical for p in predictions)
-    note = "; hatched: a technique this CPU never had" if hypothetical else ""
-    ax.set_title(title + note, fontsize=10)
+    if any(p.hypothetical for p in predictions):
+        title = _("{title}; hatched: a technique this CPU never had", title=title)
+    ax.set_title(title, fontsize=10)
 
 
 def nested_costs(events: Sequence[str] = nested.EVENTS) -> Figure:
@@ -160,7 +157,7 @@ def nested_costs(events: Sequence[str] = nested.EVENTS) -> Figure:
 
     Table 1 of the PVM paper; the dotted bars (a hidden page fault) are the model's estimate.
     """
-    chosen = _check("events", events, nested.EVENTS)
+    chosen = check_among("events", events, nested.EVENTS)
     fig, ax = plt.subplots(figsize=(9, 3.8))
     width = 0.8 / len(nested.SETUPS)
     for i, setup in enumerate(nested.SETUPS):
@@ -171,7 +168,7 @@ def nested_costs(events: Sequence[str] = nested.EVENTS) -> Figure:
             costs,
             width,
             color=SETUP_COLORS[setup],
-            label=nested.SETUP_LABELS[setup],
+            label=_(nested.SETUP_LABELS[setup]),
             hatch=[None if nested.published(e, setup) else DERIVED_HATCH for e in chosen],
             edgecolor="white",
             linewidth=0,
@@ -182,10 +179,10 @@ def nested_costs(events: Sequence[str] = nested.EVENTS) -> Figure:
     ticks = (0.1, 0.3, 1, 3, 10, 30, 100)
     ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
-    ax.set_xticks(range(len(chosen)), chosen, fontsize=9)
-    ax.set_ylabel("µs per round trip (log scale)")
+    ax.set_xticks(range(len(chosen)), [_(event) for event in chosen], fontsize=9)
+    ax.set_ylabel(_("µs per round trip (log scale)"))
     ax.set_title(
-        "One guest exit, three ways (PVM paper, Table 1; dotted: the model's estimate)",
+        _("One guest exit, three ways (PVM paper, Table 1; dotted: the model's estimate)"),
         fontsize=10,
     )
     ax.legend(fontsize=8, frameon=False, loc="upper left")

@@ -6,12 +6,13 @@ Every number plotted comes from `vizlib.sim.costmodel` (published measurements, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from vizlib.i18n import N_, _, language
 from vizlib.plots.marks import MOVING, moving
 from vizlib.sim import bt, costmodel, techniques
 from vizlib.sim.costmodel import CAUSES, TECHNIQUES, WORKLOADS
@@ -38,19 +39,43 @@ TECHNIQUE_COLORS = {
     "hardware-assisted-ept": "#66CCEE",
 }
 PAYOFF_LINES = {  # the lines of `translation_payoff`, in drawing order
-    "binary translation": TECHNIQUE_COLORS["binary-translation"],
-    "interpreter": TECHNIQUE_COLORS["emulation"],
-    "native": TECHNIQUE_COLORS["native"],
+    N_("binary translation"): TECHNIQUE_COLORS["binary-translation"],
+    N_("interpreter"): TECHNIQUE_COLORS["emulation"],
+    N_("native"): TECHNIQUE_COLORS["native"],
 }
 BREAK_EVEN = "break-even"  # the gid of the break-even line and its label
-TECHNIQUE_LABELS = {t: techniques.TECHNIQUES[t].name.en for t in TECHNIQUES}
 
 
-def _check(parameter: str, values, allowed) -> list:
+class _TechniqueNames(Mapping[str, str]):
+    """Technique id -> its name (the model's `Name`) in the course's language when read."""
+
+    def __getitem__(self, technique: str) -> str:
+        return techniques.TECHNIQUES[technique].name(language())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TECHNIQUES)
+
+    def __len__(self) -> int:
+        return len(TECHNIQUES)
+
+
+TECHNIQUE_LABELS = _TechniqueNames()
+
+
+def check_among(parameter: str, values, allowed) -> list:
+    """`values` as a list, or a ValueError naming `parameter` and the `allowed` values when one is
+    not allowed or there is none."""
     values = list(values)
     wrong = [v for v in values if v not in allowed]
     if wrong or not values:
-        raise ValueError(f"{parameter} must be among {', '.join(allowed)}; got {wrong or values}")
+        raise ValueError(
+            _(
+                "{parameter} must be among {allowed}; got {values}",
+                parameter=parameter,
+                allowed=", ".join(allowed),
+                values=wrong or values,
+            )
+        )
     return values
 
 
@@ -67,8 +92,8 @@ def slowdown_breakdown(
 
     Lessons 03-04: horizontal stacked bars; the grey part (1.0) is the guest's own work.
     """
-    names = _check("workloads", workloads, tuple(WORKLOADS))
-    chosen = _check("techniques", techniques, TECHNIQUES)
+    names = check_among("workloads", workloads, tuple(WORKLOADS))
+    chosen = check_among("techniques", techniques, TECHNIQUES)
     pairs = [(w, t) for w in names for t in chosen]
     predictions = [costmodel.predict(WORKLOADS[w], t, cpu) for w, t in pairs]
     labels = [
@@ -81,15 +106,16 @@ def slowdown_breakdown(
     for cause in CAUSES:
         widths = [p.breakdown[cause] / p.native_cycles for p in predictions]
         if any(widths):
-            ax.barh(labels, widths, left=left, color=CAUSE_COLORS[cause], label=cause, height=0.6)
+            color = CAUSE_COLORS[cause]
+            ax.barh(labels, widths, left=left, color=color, label=_(cause), height=0.6)
             left = [a + b for a, b in zip(left, widths, strict=True)]
     for y, p in enumerate(predictions):
         ax.text(p.slowdown, y, f"  {p.slowdown:.2f}x", va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, max(left) * 1.15)
-    ax.set_xlabel("run time / native run time (model)")
+    ax.set_xlabel(_("run time / native run time (model)"))
     what = TECHNIQUE_LABELS[chosen[0]] if len(chosen) == 1 else ", ".join(names)
-    ax.set_title(f"{what} on the {cpu} CPU: where the time goes", fontsize=10)
+    ax.set_title(_("{what} on the {cpu} CPU: where the time goes", what=what, cpu=cpu), fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     _tidy(ax)
     fig.tight_layout()
@@ -104,8 +130,8 @@ def technique_slowdowns(
 
     Native is the line at 1; a bar's label is its slowdown.
     """
-    names = _check("workloads", workloads, tuple(WORKLOADS))
-    chosen = _check("techniques", techniques, TECHNIQUES)
+    names = check_among("workloads", workloads, tuple(WORKLOADS))
+    chosen = check_among("techniques", techniques, TECHNIQUES)
     fig, ax = plt.subplots(figsize=(9, 3.8))
     width = 0.8 / len(chosen)
     for i, technique in enumerate(chosen):
@@ -127,8 +153,10 @@ def technique_slowdowns(
     ax.set_yticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
     ax.set_xticks(range(len(names)), names, fontsize=8)
-    ax.set_ylabel("run time / native (log scale)")
-    ax.set_title(f"Slowdown by technique on the {cpu} CPU (model); native = 1", fontsize=10)
+    ax.set_ylabel(_("run time / native (log scale)"))
+    ax.set_title(
+        _("Slowdown by technique on the {cpu} CPU (model); native = 1", cpu=cpu), fontsize=10
+    )
     ax.legend(fontsize=7, frameon=False, ncol=3, loc="upper right")
     _tidy(ax)
     fig.tight_layout()
@@ -158,18 +186,19 @@ def pte_update_costs(cpu: str = "p4", batch: int | None = None) -> Figure:
     sizes = sorted({*range(1, 17), *(round(2 ** (k / 16)) for k in range(64, 16 * doublings + 1))})
     pv = [costmodel.cost_per_pte_update("paravirtualization", cpu, b) for b in sizes]
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(sizes, pv, color=TECHNIQUE_COLORS["paravirtualization"], label="paravirtualization")
+    pv_color = TECHNIQUE_COLORS["paravirtualization"]
+    ax.plot(sizes, pv, color=pv_color, label=TECHNIQUE_LABELS["paravirtualization"])
     for technique in ("binary-translation", "hardware-assisted", "hardware-assisted-ept"):
         cost = costmodel.cost_per_pte_update(technique, cpu)
         label = f"{TECHNIQUE_LABELS[technique]}: {cost:,.0f}"
         if technique == "hardware-assisted-ept":
-            label += " (a plain store, as native)"
+            label = _("{label} (a plain store, as native)", label=label)
         ax.axhline(cost, color=TECHNIQUE_COLORS[technique], linestyle="--", label=label)
         beats = first_batch_beating(technique, cpu)
         if beats is not None and beats > 1:
             ax.axvline(beats, color=TECHNIQUE_COLORS[technique], linestyle=":", linewidth=1)
             ax.annotate(
-                f"PV cheaper from batch {beats}",
+                _("PV cheaper from batch {batch}", batch=beats),
                 (beats, cost),
                 textcoords="offset points",
                 xytext=(6, 6),
@@ -185,9 +214,11 @@ def pte_update_costs(cpu: str = "p4", batch: int | None = None) -> Figure:
     ticks = [10**k for k in range(7)]
     ax.set_yticks(ticks, [f"{t:,}" for t in ticks])
     ax.minorticks_off()
-    ax.set_xlabel("page-table updates per hypercall (paravirtualization's batch size)")
-    ax.set_ylabel("cycles per update (log scale)")
-    ax.set_title(f"Cost of one guest page-table update on the {cpu} CPU (model)", fontsize=10)
+    ax.set_xlabel(_("page-table updates per hypercall (paravirtualization's batch size)"))
+    ax.set_ylabel(_("cycles per update (log scale)"))
+    ax.set_title(
+        _("Cost of one guest page-table update on the {cpu} CPU (model)", cpu=cpu), fontsize=10
+    )
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     _tidy(ax)
     fig.tight_layout()
@@ -210,7 +241,10 @@ def mark_batch(fig: Figure, cpu: str, batch: int) -> None:
     dot.set_data([batch], [cost])
     left = batch * batch > costmodel.MAX_PV_BATCH  # in the right half of the log axis
     label.xy = (batch, cost)
-    label.set(text=f"batch {batch}: {cost:,.0f}", ha="right" if left else "left")
+    label.set(
+        text=_("batch {batch}: {cost}", batch=batch, cost=f"{cost:,.0f}"),
+        ha="right" if left else "left",
+    )
     label.xyann = (-6 if left else 6, -14)
 
 
@@ -222,9 +256,9 @@ def translation_payoff(program: bt.Program, iterations: int, cache_size: int = 8
     runs, even = bt.sweep(program, iterations, cache_size), bt.break_even(program, cache_size)
     fig, ax = plt.subplots(figsize=(8, 3.8))
     for label, color in PAYOFF_LINES.items():
-        ax.plot([], [], color=color, label=label, marker=".")
-    ax.set_xlabel("loop iterations")
-    ax.set_ylabel("thousands of cycles (model)")
+        ax.plot([], [], color=color, label=_(label), marker=".")
+    ax.set_xlabel(_("loop iterations"))
+    ax.set_ylabel(_("thousands of cycles (model)"))
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     _tidy(ax)
     show_payoff(fig, runs, even)
@@ -250,7 +284,7 @@ def show_payoff(fig: Figure, runs: Sequence[bt.Run], even: int | None) -> None:
     if even is not None and even <= counts[-1]:
         ax.axvline(even, color="#333333", linestyle=":", linewidth=1, gid=BREAK_EVEN)
         ax.annotate(
-            f"break-even: {even}",
+            _("break-even: {iterations}", iterations=even),
             (even, 0),
             xytext=(4, 4),
             textcoords="offset points",
@@ -261,5 +295,7 @@ def show_payoff(fig: Figure, runs: Sequence[bt.Run], even: int | None) -> None:
     ax.set_autoscale_on(True)
     ax.autoscale_view()
     ax.set_ylim(bottom=0)
-    title = f"Translate once or interpret every time? (cache of {runs[0].cache_size} TUs)"
+    title = _(
+        "Translate once or interpret every time? (cache of {size} TUs)", size=runs[0].cache_size
+    )
     ax.set_title(title, fontsize=10)

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from vizlib.diagrams.style import LAYERS
+from vizlib.i18n import N_, _
 from vizlib.plots.marks import MOVING, moving
 from vizlib.sim import paging, tlb, vmexit
 from vizlib.sim.paging_costs import CrossoverGrid
@@ -41,6 +42,11 @@ REASON_COLORS = dict(
 )
 CPU_LABELS = {"p4": "Pentium 4\n(2006)", "core2": "Core 2\n(2006)", "modern": "Xeon 8269CY\n(2019)"}
 MODE_COLORS = {"native": "#4477AA", "shadow": "#EE6677", "nested": "#228833"}  # Tol "bright"
+# The lines of `tlb_references`: a native (or shadow) walk and a nested one, with its references.
+_TLB_LINES = {
+    "native": N_("native / shadow: {references} per miss"),
+    "nested": N_("nested: {references} per miss"),
+}
 
 
 def _tidy(ax) -> None:
@@ -54,9 +60,9 @@ def world_switches() -> Figure:
     values = [s.seconds * 1e6 for s in switches]
     bars = ax.bar([CPU_LABELS[s.cpu] for s in switches], values, color=LAYERS["hypervisor"])
     ax.bar_label(bars, labels=[f"{v:.3g} µs" for v in values], fontsize=8, padding=2)
-    ax.set_ylabel("µs per exit + entry")
+    ax.set_ylabel(_("µs per exit + entry"))
     ax.set_ylim(0, max(values) * 1.2)
-    ax.set_title("The hardware's world switch (Adams & Agesen 2006; PVM paper 2023)", fontsize=9)
+    ax.set_title(_("The hardware's world switch (Adams & Agesen 2006; PVM paper 2023)"), fontsize=9)
     _tidy(ax)
     fig.tight_layout()
     plt.close(fig)
@@ -71,16 +77,20 @@ def exit_timeline(timeline: vmexit.Timeline) -> Figure:
     for reason in timeline.counts():
         spans = [(s.start_us, s.duration_us) for s in timeline.segments if s.reason == reason]
         ax.broken_barh(spans, (0.1, 0.8), facecolors=REASON_COLORS[reason])
-    ax.set_yticks([0.5, 1.5], ["root\n(hypervisor)", "non-root\n(guest)"])
+    ax.set_yticks([0.5, 1.5], [_("root\n(hypervisor)"), _("non-root\n(guest)")])
     ax.set_xlim(0, timeline.total_us)
     ax.set_ylim(0, 2)
-    ax.set_xlabel("time (µs)")
+    ax.set_xlabel(_("time (µs)"))
     counts = timeline.counts()
     handles = [Patch(facecolor=REASON_COLORS[r], label=f"{r} ×{n}") for r, n in counts.items()]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7)
     ax.set_title(
-        f"{sum(counts.values())} exits on the {timeline.cpu} CPU: "
-        f"{timeline.fraction_in_exits:.1%} of the time in root mode",
+        _(
+            "{exits} exits on the {cpu} CPU: {share} of the time in root mode",
+            exits=sum(counts.values()),
+            cpu=timeline.cpu,
+            share=f"{timeline.fraction_in_exits:.1%}",
+        ),
         fontsize=9,
     )
     _tidy(ax)
@@ -98,17 +108,17 @@ def tlb_references(
     a full walk (`paging.reference_count`).
     """
     if not sizes:
-        raise ValueError("sizes must hold at least one TLB size")
+        raise ValueError(_("sizes must hold at least one TLB size"))
     stats = [tlb.run_tlb(stream, size) for size in sizes]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for mode in ("native", "nested"):
         walk = paging.reference_count(mode, guest_levels, host_levels)
-        label = f"{mode}{' / shadow' if mode == 'native' else ''}: {walk} per miss"
+        label = _(_TLB_LINES[mode], references=walk)
         ys = [s.references_per_access(walk) for s in stats]
         ax.plot(sizes, ys, marker="o", color=MODE_COLORS[mode], label=label)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("TLB entries")
-    ax.set_ylabel("walk references per access")
+    ax.set_xlabel(_("TLB entries"))
+    ax.set_ylabel(_("walk references per access"))
     ax.legend(fontsize=8, frameon=False)
     _tidy(ax)
     fig.tight_layout()
@@ -137,15 +147,15 @@ def crossover_map(grid: CrossoverGrid, point: tuple[float, float] | None = None)
     bar = fig.colorbar(mesh, ax=ax)
     ticks = [t for t in range(-8, 9) if abs(t) <= limit]
     bar.set_ticks(ticks, labels=[f"{2.0**t:g}×" for t in ticks])
-    bar.set_label("shadow time / EPT time", fontsize=8)
+    bar.set_label(_("shadow time / EPT time"), fontsize=8)
     if point is not None:
         mark_workload(fig, point)
     ax.set_yscale("log")
-    ax.set_xlabel("TLB misses per million instructions")
-    ax.set_ylabel("page-table updates\nper million instructions")
-    ax.text(0.02, 0.04, "shadow paging wins", transform=ax.transAxes, fontsize=8)
-    ax.text(0.02, 0.92, "EPT wins", transform=ax.transAxes, fontsize=8)
-    ax.set_title(f"Shadow paging vs EPT, {grid.cpu} CPU (cost model)", fontsize=9)
+    ax.set_xlabel(_("TLB misses per million instructions"))
+    ax.set_ylabel(_("page-table updates\nper million instructions"))
+    ax.text(0.02, 0.04, _("shadow paging wins"), transform=ax.transAxes, fontsize=8)
+    ax.text(0.02, 0.92, _("EPT wins"), transform=ax.transAxes, fontsize=8)
+    ax.set_title(_("Shadow paging vs EPT, {cpu} CPU (cost model)", cpu=grid.cpu), fontsize=9)
     fig.tight_layout()
     plt.close(fig)
     return fig

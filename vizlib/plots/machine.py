@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from vizlib.diagrams.style import LAYERS
+from vizlib.i18n import N_, _
 from vizlib.machine.experiments import DEVICE_LABELS, Timing
 from vizlib.machine.results import Exit, RunResult
 from vizlib.plots.marks import MOVING, label_bars, moving_labels
@@ -21,18 +22,24 @@ from vizlib.plots.ticks import plain_log
 ACCEL_COLORS = {"kvm": LAYERS["host_kernel"], "tcg": LAYERS["emulator"]}  # who runs guest code
 EMULATED, PARAVIRTUAL = LAYERS["emulator"], LAYERS["guest_kernel"]  # device models (Figure 5)
 TICKS = {
-    "com1": "COM1",
-    "com1-polling": "COM1\npolling",
-    "pv-console": "paravirtual\nconsole",
-    "display": "display\n(MMIO)",
+    "com1": N_("COM1"),
+    "com1-polling": N_("COM1\npolling"),
+    "pv-console": N_("paravirtual\nconsole"),
+    "display": N_("display\n(MMIO)"),
 }
 
 
-DEVICE_PANELS = ("exits", "µs of wall time per run", "µs of wall time per exit")
+MMIO_KINDS = {"read": N_("MMIO read"), "write": N_("MMIO write")}  # by Exit.direction
+DEVICE_PANELS = (N_("exits"), N_("µs of wall time per run"), N_("µs of wall time per exit"))
 # Each panel's range (log scale), the same for every message so that they compare: exits from 1
 # to past 2 per byte of the longest message (experiments.MAX_MESSAGE, 2,000 bytes); a run from
 # 1 µs to 1 s; an exit from 0.1 µs to 10 ms. A value beyond widens the panel.
 DEVICE_RANGES = ((0.8, 10_000), (1, 1e6), (0.1, 1e4))
+
+
+def _ticks(device: str) -> str:
+    """A device's tick label in the course's language."""
+    return _(TICKS[device])
 
 
 def _tidy(ax) -> None:
@@ -40,11 +47,12 @@ def _tidy(ax) -> None:
 
 
 def exit_kind(exit_: Exit) -> str:
-    """A short name for what caused an exit: "OUT 0x3f8", "IN 0x3fd", "MMIO write". Lesson 07."""
+    """A short name for what caused an exit, in the course's language: "OUT 0x3f8", "IN 0x3fd",
+    "MMIO write". Lesson 07."""
     if exit_.reason == "io":
         return f"{exit_.direction.upper()} 0x{exit_.port:x}"
     if exit_.reason == "mmio":
-        return f"MMIO {exit_.direction}"
+        return _(MMIO_KINDS[exit_.direction])
     return exit_.reason.upper() if exit_.reason == "hlt" else exit_.reason
 
 
@@ -53,9 +61,9 @@ def exit_profile(result: RunResult, title: str | None = None) -> Figure:
     fig, (count_ax, time_ax) = plt.subplots(
         1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [3, 1]}
     )
-    count_ax.set_ylabel("exits")
+    count_ax.set_ylabel(_("exits"))
     count_ax.tick_params(axis="x", labelsize=8)
-    time_ax.set_ylabel("µs of wall time per exit")
+    time_ax.set_ylabel(_("µs of wall time per exit"))
     for ax in (count_ax, time_ax):
         _tidy(ax)
     show_exit_profile(fig, result, title)
@@ -85,14 +93,22 @@ def show_exit_profile(fig: Figure, result: RunResult, title: str | None = None) 
         count_ax.bar_label(bars, fontsize=8, padding=2)
         count_ax.set_ylim(0, max(kinds.values()) * 1.2)
     else:
-        count_ax.text(0.5, 0.5, "no exit", ha="center", va="center", transform=count_ax.transAxes)
+        count_ax.text(
+            0.5, 0.5, _("no exit"), ha="center", va="center", transform=count_ax.transAxes
+        )
         count_ax.set_ylim(0, 1)
     per_exit = result.wall_time * 1e6 / max(len(result.exits), 1)
     bar = _bars(time_ax, [result.accel], [per_exit], **style)
     time_ax.bar_label(bar, labels=[f"{per_exit:.1f} µs"], fontsize=8, padding=2)
     time_ax.set_ylim(0, per_exit * 1.25 or 1)
     fig.suptitle(
-        title or f"{len(result.exits)} exits in {result.wall_time * 1e3:.2f} ms on {result.accel}",
+        title
+        or _(
+            "{exits} exits in {ms} ms on {accel}",
+            exits=len(result.exits),
+            ms=f"{result.wall_time * 1e3:.2f}",
+            accel=result.accel,
+        ),
         fontsize=10,
     )
 
@@ -112,10 +128,10 @@ def device_exits(runs: Mapping[str, RunResult], length: int) -> Figure:
         ax.set_yscale("log")
         plain_log(ax.yaxis)
         ax.set_ylim(*limits)
-        ax.set_ylabel(f"{label} (log scale)")
+        ax.set_ylabel(_("{quantity} (log scale)", quantity=_(label)))
         ax.bar(range(len(names)), [1] * len(names), color=colors, edgecolor="#333333", gid=MOVING)
         moving_labels(ax, len(names))
-        ax.set_xticks(range(len(names)), [TICKS[name] for name in names])
+        ax.set_xticks(range(len(names)), [_ticks(name) for name in names])
         ax.tick_params(axis="x", labelsize=7)
         _tidy(ax)
     fig.suptitle(" ", fontsize=10).set_gid(MOVING)
@@ -128,7 +144,13 @@ def device_exits(runs: Mapping[str, RunResult], length: int) -> Figure:
 def _check_runs(runs: Mapping[str, RunResult]) -> None:
     unknown = set(runs) - set(DEVICE_LABELS)
     if unknown or not runs:
-        raise ValueError(f"runs must map devices among {list(DEVICE_LABELS)}, got {list(runs)}")
+        raise ValueError(
+            _(
+                "runs must map devices among {allowed}, got {devices}",
+                allowed=list(DEVICE_LABELS),
+                devices=list(runs),
+            )
+        )
 
 
 def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -> None:
@@ -137,8 +159,14 @@ def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -
     _check_runs(runs)
     names = list(runs)
     shown = [label.get_text() for label in fig.axes[0].get_xticklabels()]
-    if shown != [TICKS[name] for name in names]:
-        raise ValueError(f"runs must hold the devices of the figure, {shown}; got {names}")
+    if shown != [_ticks(name) for name in names]:
+        raise ValueError(
+            _(
+                "runs must hold the devices of the figure, {shown}; got {devices}",
+                shown=shown,
+                devices=names,
+            )
+        )
     exits = [len(runs[name].exits) for name in names]
     total = [runs[name].wall_time * 1e6 for name in names]
     per_exit = [t / max(n, 1) for t, n in zip(total, exits, strict=True)]
@@ -149,13 +177,20 @@ def show_device_exits(fig: Figure, runs: Mapping[str, RunResult], length: int) -
         label_bars(ax, values, [form.format(value) for value in values])
         ax.set_ylim(min(low, min(values) / 2), max(high, max(values) * 3))
     accel = runs[names[0]].accel
-    fig.suptitle(f"A message of {length} bytes through each device, on {accel}", fontsize=10)
+    fig.suptitle(
+        _(
+            "A message of {length} bytes through each device, on {accel}",
+            length=length,
+            accel=accel,
+        ),
+        fontsize=10,
+    )
 
 
 def accelerator_times(timings: Sequence[Timing]) -> Figure:
     """Median wall time of each guest on each accelerator, log scale. Lessons 07-08."""
     if not timings:
-        raise ValueError("timings must hold at least one Timing")
+        raise ValueError(_("timings must hold at least one Timing"))
     guests = list(dict.fromkeys(t.guest for t in timings))
     accels = list(dict.fromkeys(t.accel for t in timings))
     width = 0.8 / len(accels)
@@ -168,8 +203,8 @@ def accelerator_times(timings: Sequence[Timing]) -> Figure:
         ax.bar_label(bars, labels=[f"{v:,.0f}" if v else "" for v in values], fontsize=7)
     ax.set_xticks(range(len(guests)), guests, fontsize=8)
     ax.set_yscale("log")
-    ax.set_ylabel("µs per run (median, log scale)")
-    ax.legend(title="accelerator", fontsize=8)
+    ax.set_ylabel(_("µs per run (median, log scale)"))
+    ax.legend(title=_("accelerator"), fontsize=8)
     _tidy(ax)
     fig.tight_layout()
     plt.close(fig)

@@ -16,6 +16,7 @@ from matplotlib.text import Annotation
 
 from vizlib.diagrams.style import LAYERS
 from vizlib.emulation.blocks import MODES, PUBLISHED, Amortization, Speeds
+from vizlib.i18n import _
 from vizlib.plots.marks import MOVING, mark_x
 from vizlib.plots.ticks import plain_log
 from vizlib.sim import tcache
@@ -44,9 +45,9 @@ def _tidy(ax) -> None:
 def emulation_speeds(result: Speeds) -> Figure:
     """Bars: how many times slower than numpy each way of summing is, measured here, above
     Bellard's and PearPC's published ratios to native. Log scale. Lesson 06."""
-    labels = [f"{mode} (measured here)" for mode in MODES]
-    labels += [f"{name} (published)" for name, _, _ in PUBLISHED]
-    values = [result.ratio(mode) for mode in MODES] + [ratio for _, ratio, _ in PUBLISHED]
+    labels = [_("{way} (measured here)", way=_(mode)) for mode in MODES]
+    labels += [_("{way} (published)", way=_(name)) for name, _ratio, _source in PUBLISHED]
+    values = [result.ratio(mode) for mode in MODES] + [ratio for _name, ratio, _source in PUBLISHED]
     colors = [HOST if mode in HOST_MODES else GUEST for mode in MODES]
     colors += [PUBLISHED_COLOR] * len(PUBLISHED)
     fig, ax = plt.subplots(figsize=(9, 4.2), layout="constrained")
@@ -56,9 +57,13 @@ def emulation_speeds(result: Speeds) -> Figure:
     ax.set_yticks(positions, labels, fontsize=8)
     ax.set_xscale("log")
     ax.set_xlim(0.5, max(values) * 8)
-    ax.set_xlabel("times slower than native (numpy on this machine; published: native code)")
+    ax.set_xlabel(_("times slower than native (numpy on this machine; published: native code)"))
     ax.set_title(
-        f"Summing words: {result.program.name} on this machine, and published ratios", fontsize=10
+        _(
+            "Summing words: {program} on this machine, and published ratios",
+            program=result.program.name,
+        ),
+        fontsize=10,
     )
     _tidy(ax)
     plt.close(fig)
@@ -72,8 +77,8 @@ def translation_amortization(
     translation and start-up take, against the loop count. The axes also fit the measurements
     `also`, which `show_amortization` can then draw in place of `result`. Lesson 06."""
     fig, (per_loop, share) = plt.subplots(1, 2, figsize=(10, 3.6))
-    per_loop.plot([], [], "o-", color=COLD, label="cold: fresh CPU, blocks translated first")
-    per_loop.plot([], [], "s-", color=WARM, label="warm: blocks found in the cache")
+    per_loop.plot([], [], "o-", color=COLD, label=_("cold: fresh CPU, blocks translated first"))
+    per_loop.plot([], [], "s-", color=WARM, label=_("warm: blocks found in the cache"))
     share.plot([], [], "o-", color=COLD)
     for line in (*per_loop.lines, *share.lines):
         line.set_gid(MOVING)
@@ -81,13 +86,13 @@ def translation_amortization(
     for ax in (per_loop, share):
         ax.set_xscale("log")
         plain_log(ax.xaxis)
-        ax.set_xlabel("loop count (words summed)")
+        ax.set_xlabel(_("loop count (words summed)"))
         _tidy(ax)
     per_loop.set_yscale("log")
     plain_log(per_loop.yaxis)
-    per_loop.set_ylabel("microseconds per loop iteration")
+    per_loop.set_ylabel(_("microseconds per loop iteration"))
     per_loop.legend(fontsize=8, frameon=False)
-    share.set_ylabel("% of the cold run beyond the warm one")
+    share.set_ylabel(_("% of the cold run beyond the warm one"))
     for measured in (*also, result):  # the axes fit all of them; `result` is drawn last
         show_amortization(fig, measured)
         for line in (*per_loop.lines, *share.lines):
@@ -113,7 +118,10 @@ def show_amortization(fig: Figure, result: Amortization) -> None:
     lines = (*per_loop.lines[:2], share.lines[0])
     for line, values in zip(lines, (cold, warm, extra), strict=True):
         line.set_data(counts, values)
-    fig.suptitle(f"Translation cost amortizing: {result.program.name}, measured here", fontsize=10)
+    fig.suptitle(
+        _("Translation cost amortizing: {program}, measured here", program=result.program.name),
+        fontsize=10,
+    )
 
 
 def translation_cache(program: tcache.Program, marked: int | None = None) -> Figure:
@@ -123,25 +131,25 @@ def translation_cache(program: tcache.Program, marked: int | None = None) -> Fig
     fig, (hits, cycles) = plt.subplots(1, 2, figsize=(10, 3.6))
     hits.plot([], [], "o-", color=WARM, markersize=3, gid=MOVING)
     hits.set_ylim(0, 102)
-    hits.set_ylabel("% of block executions\nfinding their block translated")
+    hits.set_ylabel(_("% of block executions\nfinding their block translated"))
     for label, color in (
-        ("no chaining: a lookup per block", UNCHAINED_LINE),
-        ("block chaining", CHAINED_LINE),
+        (_("no chaining: a lookup per block"), UNCHAINED_LINE),
+        (_("block chaining"), CHAINED_LINE),
     ):
         cycles.plot([], [], "o-", markersize=3, color=color, label=label, gid=MOVING)
     cycles.set_yscale("log")
     plain_log(cycles.yaxis)
     cycles.set_ylim(*CYCLES_RANGE)
-    cycles.set_ylabel("cycles per guest instruction (model)")
+    cycles.set_ylabel(_("cycles per guest instruction (model)"))
     cycles.legend(fontsize=8, frameon=False, loc="center right")
     for ax in (hits, cycles):
         ax.axvline(1, color="#999999", linestyle="--", linewidth=1, gid=LARGEST_LOOP)
         ax.set_xscale("log", base=2)
         plain_log(ax.xaxis)
-        ax.set_xlabel("cache capacity (blocks, log scale)")
+        ax.set_xlabel(_("cache capacity (blocks, log scale)"))
         _tidy(ax)
     hits.annotate(
-        "largest loop",
+        _("largest loop"),
         (1, 5),
         xytext=(4, 0),
         textcoords="offset points",
@@ -192,7 +200,13 @@ def show_cache_sweep(
     for ax in (hits, cycles):
         ax.set_xlim(0.85, max(capacities) * 1.15)
     fig.suptitle(
-        f"Translation cache model: {len(program.blocks)} blocks, {program.loops} loops, "
-        f"{len(program.trace):,} block executions (seed {program.seed})",
+        _(
+            "Translation cache model: {blocks} blocks, {loops} loops, {executions} block "
+            "executions (seed {seed})",
+            blocks=len(program.blocks),
+            loops=program.loops,
+            executions=f"{len(program.trace):,}",
+            seed=program.seed,
+        ),
         fontsize=10,
     )

@@ -7,14 +7,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from vizlib.diagrams.style import LAYERS
+from vizlib.i18n import N_, _
 from vizlib.sim import trap
 
 TICKS = {
-    "native": "native",
-    "trap-and-emulate": "trap-and-\nemulate",
-    "binary-translation": "binary\ntranslation",
-    "paravirtualization": "paravirtu-\nalization",
-    "hardware-assisted": "hardware\nassist",
+    "native": N_("native"),
+    "trap-and-emulate": N_("trap-and-\nemulate"),
+    "binary-translation": N_("binary\ntranslation"),
+    "paravirtualization": N_("paravirtu-\nalization"),
+    "hardware-assisted": N_("hardware\nassist"),
 }
 EQUIVALENT = LAYERS["host_kernel"]  # a run the guest cannot tell from native
 BROKEN = "#FFFFFF"  # hatched: the guest's view differs from native
@@ -24,18 +25,20 @@ BROKEN_EDGE = "#994455"  # the course's colour for a trap edge (diagrams.style.E
 def technique_costs(program: str, title: str | None = None) -> Figure:
     """Bars of VMM entries and of cycles per technique for one guest program. Lesson 02.
 
+    `title`, shown above both panels, is the caller's text, shown as it is given.
+
     Runs that break equivalence are hatched. Cycles come from `vizlib.sim.trap`'s constants
     (Adams & Agesen 2006, Pentium 4, with the illustrative ones its comments name).
     """
     results = [trap.run(program, technique) for technique in trap.TECHNIQUES]
     fig, (traps_ax, cycles_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     panels = (
-        (traps_ax, [r.traps for r in results], "VMM entries", "{:d}"),
-        (cycles_ax, [r.cycles for r in results], "cycles (model)", "{:,.0f}"),
+        (traps_ax, [r.traps for r in results], _("VMM entries"), "{:d}"),
+        (cycles_ax, [r.cycles for r in results], _("cycles (model)"), "{:,.0f}"),
     )
     for ax, values, label, form in panels:
         bars = ax.bar(
-            [TICKS[r.technique] for r in results],
+            [_(TICKS[r.technique]) for r in results],
             values,
             color=[EQUIVALENT if r.correct else BROKEN for r in results],
             edgecolor=["#333333" if r.correct else BROKEN_EDGE for r in results],
@@ -49,12 +52,13 @@ def technique_costs(program: str, title: str | None = None) -> Figure:
         ax.tick_params(axis="x", labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
     traps_ax.set_title(
-        "Times the VMM steps in\n(traps, callouts, hypercalls, VM exits)", fontsize=9
+        _("Times the VMM steps in\n(traps, callouts, hypercalls, VM exits)"), fontsize=9
     )
-    cycles_ax.set_title("Cycles for the whole program", fontsize=9)
+    cycles_ax.set_title(_("Cycles for the whole program"), fontsize=9)
+    same = _("guest sees what it sees natively")
     handles = [
-        Patch(facecolor=EQUIVALENT, edgecolor="#333333", label="guest sees what it sees natively"),
-        Patch(facecolor=BROKEN, edgecolor=BROKEN_EDGE, hatch="//", label="guest's view breaks"),
+        Patch(facecolor=EQUIVALENT, edgecolor="#333333", label=same),
+        Patch(facecolor=BROKEN, edgecolor=BROKEN_EDGE, hatch="//", label=_("guest's view breaks")),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
     if title:

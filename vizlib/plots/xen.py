@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from vizlib.diagrams.style import EDGES, LAYERS
+from vizlib.i18n import _
 from vizlib.plots.marks import MOVING, label_bars, moving_labels
 from vizlib.sim import xenio
 
@@ -42,21 +43,26 @@ def ring_notifications(device: str, ring_size: int, batch: int, *, seed: int = 0
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     ticks = [str(b) for b in BATCHES]
     zeros = [0] * len(BATCHES)
-    left.bar(ticks, zeros, color=TO_BACKEND, label="to the backend (DomU -> Dom0)", gid=MOVING)
-    left.bar(ticks, zeros, color=TO_FRONTEND, label="to the frontend (Dom0 -> DomU)", gid=MOVING)
+    to_backend, to_frontend = (
+        _("to the backend (DomU -> Dom0)"),
+        _("to the frontend (Dom0 -> DomU)"),
+    )
+    left.bar(ticks, zeros, color=TO_BACKEND, label=to_backend, gid=MOVING)
+    left.bar(ticks, zeros, color=TO_FRONTEND, label=to_frontend, gid=MOVING)
     left.bar([0], [0], fill=False, edgecolor=CHOSEN, linewidth=2.5, gid=MOVING)  # the outline
     moving_labels(left, len(BATCHES), padding=0)
-    left.axhline(2, color="#888888", linestyle=":", linewidth=1, label="one per request and reply")
+    once = _("one per request and reply")
+    left.axhline(2, color="#888888", linestyle=":", linewidth=1, label=once)
     left.set_ylim(0, 2.4)
-    left.set_xlabel("batch: requests written before each push")
-    left.set_ylabel("notifications per request")
+    left.set_xlabel(_("batch: requests written before each push"))
+    left.set_ylabel(_("notifications per request"))
     left.legend(fontsize=7, frameon=False, loc="upper right")
     sizes = [str(s) for s in xenio.RING_SIZES]
     right.bar(sizes, [0] * len(sizes), edgecolor="#333333", gid=MOVING)
     moving_labels(right, len(sizes))
     right.plot([0], [0], "^", color=CHOSEN, markersize=9, clip_on=False, gid=MOVING)
-    right.set_xlabel("ring size (slots)")
-    right.set_ylabel("ticks with requests waiting")
+    right.set_xlabel(_("ring size (slots)"))
+    right.set_ylabel(_("ticks with requests waiting"))
     for ax in (left, right):
         ax.spines[["top", "right"]].set_visible(False)
         ax.title.set_gid(MOVING)
@@ -86,7 +92,7 @@ def show_ring(fig: Figure, device: str, ring_size: int, batch: int, *, seed: int
         if b == batch:
             outline.set(x=below[x].get_x(), height=bottom + top)
     outline.set_visible(batch in BATCHES)
-    left.set_title(f"Ring of {ring_size} slots", fontsize=9)
+    left.set_title(_("Ring of {slots} slots", slots=ring_size), fontsize=9)
     (bars,) = right.containers
     for x, (bar, size, run) in enumerate(zip(bars, xenio.RING_SIZES, sizes, strict=True)):
         bar.set_height(run.stall_ticks)
@@ -94,9 +100,15 @@ def show_ring(fig: Figure, device: str, ring_size: int, batch: int, *, seed: int
         if size == ring_size:
             right.lines[0].set_xdata([x])  # a triangle on the axis: seen even with no stall
     label_bars(right, [r.stall_ticks for r in sizes], [f"{r.stall_ticks:g}" for r in sizes])
-    right.set_title(f"Ring-full stalls with batches of {batch}", fontsize=9)
+    right.set_title(_("Ring-full stalls with batches of {batch}", batch=batch), fontsize=9)
     highest = max(stall_limit(device, seed=seed), *(r.stall_ticks for r in sizes), 1)
     right.set_ylim(0, highest * 1.18)
     fig.suptitle(
-        f"{device}: {chosen.requests} requests, {xenio.DEVICES[device].description}", fontsize=10
+        _(
+            "{device}: {requests} requests, {description}",
+            device=device,
+            requests=chosen.requests,
+            description=_(xenio.DEVICES[device].description),
+        ),
+        fontsize=10,
     )
