@@ -28,8 +28,10 @@ from dataclasses import dataclass, fields
 from numbers import Integral, Real
 from types import MappingProxyType
 
+from vizlib.i18n import N_, _
 from vizlib.sim import costs, techniques
 from vizlib.sim.costs import COSTS, CpuCosts
+from vizlib.sim.errors import not_an_integer, not_one_of
 from vizlib.sim.published import value
 
 # The model's techniques: every one of `techniques` but trap-and-emulate, which cannot run an x86
@@ -39,15 +41,15 @@ CPUS = techniques.CPUS
 # What the price of virtualization is paid in: the guest's own work, then one cause per
 # treatment kind of `techniques` (TREATMENT_KINDS), then the two costs that are no VMM entry.
 CAUSES = (
-    "guest work",
-    "emulation",
-    "traps",
-    "callouts",
-    "inline emulation",
-    "hypercalls",
-    "VM exits",
-    "page walks",
-    "device emulation",
+    N_("guest work"),
+    N_("emulation"),
+    N_("traps"),
+    N_("callouts"),
+    N_("inline emulation"),
+    N_("hypercalls"),
+    N_("VM exits"),
+    N_("page walks"),
+    N_("device emulation"),
 )
 CAUSE_OF_KIND = MappingProxyType(
     {
@@ -101,14 +103,29 @@ class Workload:
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name must be a non-empty string; got {self.name!r}")
+            raise ValueError(
+                _("name must be a non-empty string; got {value}", value=repr(self.name))
+            )
         for f in fields(self)[1:]:
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-                raise ValueError(f"{f.name} must be a finite number of events; got {value!r}")
-            if value < 0 or (f.name == "instructions" and value == 0):
-                low = "positive" if f.name == "instructions" else "zero or more"
-                raise ValueError(f"{f.name} must be {low}; got {value!r}")
+                raise ValueError(
+                    _(
+                        "{parameter} must be a finite number of events; got {value}",
+                        parameter=f.name,
+                        value=repr(value),
+                    )
+                )
+            if f.name == "instructions" and value <= 0:
+                raise ValueError(_("instructions must be positive; got {value}", value=repr(value)))
+            if value < 0:
+                raise ValueError(
+                    _(
+                        "{parameter} must be zero or more; got {value}",
+                        parameter=f.name,
+                        value=repr(value),
+                    )
+                )
 
 
 @dataclass(frozen=True)
@@ -142,13 +159,13 @@ class Prediction:
 
 def _choice(parameter: str, value, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ValueError(f"{parameter} must be one of {', '.join(allowed)}; got {value!r}")
+        raise not_one_of(parameter, value, allowed)
     return value
 
 
 def _batch(parameter: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= MAX_PV_BATCH:
-        raise ValueError(f"{parameter} must be an integer from 1 to {MAX_PV_BATCH}; got {value!r}")
+        raise not_an_integer(parameter, value, 1, MAX_PV_BATCH)
     return value
 
 
@@ -263,7 +280,12 @@ def predict(
     guest sends per hypercall; the other techniques ignore it.
     """
     if not isinstance(workload, Workload):
-        raise ValueError(f"workload must be a Workload (see WORKLOADS); got {workload!r}")
+        raise ValueError(
+            _(
+                "workload must be a Workload (see WORKLOADS); got {workload}",
+                workload=repr(workload),
+            )
+        )
     _choice("technique", technique, TECHNIQUES)
     c = COSTS[_choice("cpu", cpu, CPUS)]
     extra = _prices(technique, c, _batch("pv_batch_size", pv_batch_size))
@@ -297,7 +319,12 @@ def fastest(
     technique but emulation). `real_only` leaves out the techniques the CPU never had.
     """
     if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance must be a number from 0 to below 1; got {tolerance!r}")
+        raise ValueError(
+            _(
+                "tolerance must be a number from 0 to below 1; got {tolerance}",
+                tolerance=repr(tolerance),
+            )
+        )
     _choice("cpu", cpu, CPUS)
     chosen = techniques.available(cpu) if real_only else TECHNIQUES
     chosen = [t for t in chosen if t in TECHNIQUES]
