@@ -35,7 +35,7 @@ from vizlib.sim.paging_tables import (
     split,
 )
 
-MODES = ("native", "shadow", "nested")
+MODES = (N_("native"), N_("shadow"), N_("nested"))
 MAX_FORMULA_LEVELS = 5  # x86 paging has had 2 (32-bit), 3 (PAE), 4 and 5 levels
 # Where the builders put tables unless told otherwise (illustrative: low, readable addresses).
 GUEST_TABLE_BASE = 0x1000

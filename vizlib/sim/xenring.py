@@ -339,7 +339,9 @@ def _minus(later: int, earlier: int) -> str:
     return f"{later} - {earlier} = {distance(later, earlier)}{wrapped}"
 
 
-# Where each step of a request runs: its domain, or the hardware.
+# Who acts in each step of a request (nodes of `vizlib.diagrams.split_driver`), and where: its
+# domain, or the hardware.
+ACTORS = (N_("frontend"), N_("backend"), N_("xen"), N_("disk"))
 DOMAINS = (N_("DomU"), N_("Dom0"), N_("Xen"), N_("hardware"))
 
 
@@ -350,7 +352,7 @@ def one_request(
 
     Starts from `RingState.at(size, start)`; a `start` near 2**32 shows the indices wrapping.
     `grant_ref` is the grant reference the frontend puts in its request. The actions and details
-    are in the course's language; `actor` and `domain` stay keys (DOMAINS).
+    are in the course's language; `actor` and `domain` stay keys (ACTORS, DOMAINS).
     """
     _index("grant_ref", grant_ref)
     s0 = RingState.at(size, start)
