@@ -15,7 +15,7 @@ from vizlib.i18n import _
 from vizlib.plots.costs import show_payoff, translation_payoff
 from vizlib.sim import bt
 from vizlib.sim.errors import not_one_of
-from vizlib.widgets.render import new_figure, png, relayout
+from vizlib.widgets.render import new_figure, per_language, png, relayout
 
 MAX_LOOP = 100  # loop iterations the slider reaches; the break-even is searched up to 200
 MAX_CACHE = 8  # translation units the cache slider reaches
@@ -35,7 +35,7 @@ def _payoff(example: str, cache_size: int) -> tuple[tuple[bt.Run, ...], int | No
     return bt.sweep(program, MAX_LOOP, cache_size), bt.break_even(program, cache_size)
 
 
-@functools.cache
+@per_language
 def _plot() -> Figure:
     """The widget's figure, drawn again for each setting."""
     return new_figure(translation_payoff, _program(next(iter(bt.EXAMPLES))), MAX_LOOP, MAX_CACHE)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 import math
 from collections.abc import Mapping
@@ -15,7 +14,7 @@ from vizlib.plots.choosing import offered, show_slowdowns, technique_bars
 from vizlib.sim import costmodel, techniques
 from vizlib.sim.costmodel import CPUS, WORKLOADS, Workload
 from vizlib.sim.errors import not_one_of
-from vizlib.widgets.render import new_figure, png, relayout
+from vizlib.widgets.render import new_figure, per_language, png, relayout
 
 PER = 1_000_000  # the sliders count events per million guest instructions
 # Slider steps: zero, then about three per decade up to one event every ten instructions.
@@ -37,7 +36,7 @@ PNG_DPI = 96
 NEAR = 0.05
 
 
-@functools.cache
+@per_language
 def _bars(cpu: str) -> Figure:
     """The widget's figure for one CPU (its techniques only), drawn again for each workload."""
     return new_figure(technique_bars, WORKLOADS["compute"], cpu, dpi=PNG_DPI)

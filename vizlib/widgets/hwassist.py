@@ -14,7 +14,7 @@ from vizlib.i18n import _
 from vizlib.plots.hwassist import crossover_map, exit_timeline, mark_workload
 from vizlib.sim import paging, paging_costs, vmexit
 from vizlib.sim.errors import not_one_of
-from vizlib.widgets.render import Overlay, new_figure, png
+from vizlib.widgets.render import Overlay, new_figure, per_language, png
 
 TIMELINE_EXITS = 40  # exits drawn per timeline: enough to see the mix, few enough to see each
 PNG_DPI = 96
@@ -154,7 +154,7 @@ def page_walk_explorer() -> w.VBox:
     return w.VBox([w.HBox([mode, levels, case]), w.HBox([play, step]), out])
 
 
-@functools.cache
+@per_language
 def _crossover_map() -> Overlay:
     """The map, drawn once: the widget moves its star."""
     chart = new_figure(crossover_map, paging_costs.standard_grid(), (0, 1), dpi=PNG_DPI)

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from vizlib.diagrams.kvm import exit_sequence
 from vizlib.display import to_html
-from vizlib.i18n import _
+from vizlib.i18n import _, language
 from vizlib.machine import MachineError, VirtualMachine, accelerators
 from vizlib.machine.experiments import DEVICE_LABELS, DEVICES, message_guest
 from vizlib.machine.guests import GUESTS
@@ -23,14 +23,17 @@ MAX_LENGTH = 500  # bytes of the device explorer's message
 FILLER = b"KVM runs the guest, the VMM emulates the devices. "  # the message, repeated
 
 
-_FIGURES: dict[str, Figure] = {}  # each explorer's figure, built for its first run, then reused
-_DEVICE_PLOT: dict[tuple[str, ...], Overlay] = {}  # the device explorer's chart, by devices shown
+# Each explorer's figure, built for its first run in a language, then reused; the device
+# explorer's chart by language and devices shown.
+_FIGURES: dict[tuple[str, str], Figure] = {}
+_DEVICE_PLOT: dict[tuple[str, ...], Overlay] = {}
 
 
 def _profile_png(result) -> bytes:
-    figure = _FIGURES.get("exits")
+    key = ("exits", language())
+    figure = _FIGURES.get(key)
     if figure is None:
-        figure = _FIGURES["exits"] = new_figure(exit_profile, result, dpi=PNG_DPI)
+        figure = _FIGURES[key] = new_figure(exit_profile, result, dpi=PNG_DPI)
     else:
         show_exit_profile(figure, result)
         relayout(figure)
@@ -40,10 +43,11 @@ def _profile_png(result) -> bytes:
 def _devices_png(runs, length: int) -> bytes:
     """The device explorer's chart: axes drawn once, bars and labels for each run (an axis
     widened for a value beyond its range is drawn again)."""
-    plot = _DEVICE_PLOT.get(tuple(runs))
+    key = (language(), *runs)
+    plot = _DEVICE_PLOT.get(key)
     if plot is None:
         figure = new_figure(device_exits, runs, length, dpi=PNG_DPI)
-        plot = _DEVICE_PLOT[tuple(runs)] = Overlay(figure, shown=_limits(figure))
+        plot = _DEVICE_PLOT[key] = Overlay(figure, shown=_limits(figure))
     show_device_exits(plot.figure, runs, length)
     plot.show(_limits(plot.figure), lambda: None)
     return plot.png()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import ipywidgets as w
 
 from vizlib.i18n import _
 from vizlib.plots.costs import first_batch_beating, mark_batch, pte_update_costs
 from vizlib.sim import costmodel, techniques
-from vizlib.widgets.render import Overlay, new_figure
+from vizlib.widgets.render import Overlay, new_figure, per_language
 
 # Batch sizes the slider offers: every size up to 16, where the crossovers are, then coarser, up
 # to XenoLinux's batch buffer.
@@ -23,7 +21,7 @@ BATCHES = (
 _OTHERS = ("binary-translation", "hardware-assisted", "hardware-assisted-ept")
 
 
-@functools.cache
+@per_language
 def _costs_plot(cpu: str) -> Overlay:
     """The CPU's plot, drawn once: the widget moves its batch mark."""
     return Overlay(new_figure(pte_update_costs, cpu, BATCHES[0]))

@@ -27,7 +27,7 @@ from vizlib.plots.qemu import (
 )
 from vizlib.sim import tcache
 from vizlib.sim.errors import not_one_of
-from vizlib.widgets.render import Overlay, new_figure
+from vizlib.widgets.render import Overlay, new_figure, per_language
 
 # Loop counts the block explorer offers: 1 to the largest amortization count, in 1-2-5 steps.
 LOOP_COUNTS = tuple(
@@ -56,7 +56,7 @@ def _cache_run(loops: int, passes: int, capacity: int) -> tcache.CacheRun:
     return tcache.simulate(_sweep(loops, passes)[0], capacity)
 
 
-@functools.cache
+@per_language
 def _cache_plot() -> Overlay:
     """The cache chart: its axes drawn once, its lines and capacity mark for each setting."""
     loops, passes, capacity = START

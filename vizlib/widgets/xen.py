@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 
 import ipywidgets as w
@@ -13,7 +12,7 @@ from vizlib.display import to_html
 from vizlib.i18n import N_, _
 from vizlib.plots.xen import BATCHES, CHOSEN, ring_notifications, show_ring
 from vizlib.sim import xenio, xenring
-from vizlib.widgets.render import Overlay, new_figure
+from vizlib.widgets.render import Overlay, new_figure, per_language
 
 _CELL = "padding:2px 8px;border:1px solid #ccc;text-align:left;vertical-align:top"
 _CHANGED = "background:#fbd3e3"  # an index the step changed (a light tint of CHOSEN)
@@ -148,7 +147,7 @@ def request_stepper() -> w.VBox:
     return w.VBox([w.HBox([play, step, start]), out])
 
 
-@functools.cache
+@per_language
 def _ring_plot(device: str) -> Overlay:
     """The ring explorer's figure for `device`: its axes drawn once, its bars and labels for each
     setting. All the settings' simulations run when it is made (`plots.xen.stall_limit`)."""
