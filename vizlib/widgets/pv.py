@@ -46,7 +46,7 @@ def batch_view(cpu: str, batch: int) -> tuple[bytes, str]:
         t: costmodel.predict(forkwait, t, cpu, pv_batch_size=batch).slowdown
         for t in ("paravirtualization", *_OTHERS)
     }
-    others = ", ".join(f"{techniques.TECHNIQUES[t].name()} {slowdown[t]:.2f}x" for t in _OTHERS)
+    others = _(", ").join(f"{techniques.TECHNIQUES[t].name()} {slowdown[t]:.2f}x" for t in _OTHERS)
     header = (_("technique"), _("cycles per update"), _("paravirtualization is cheaper"))
     summary = (
         "<p>"
