@@ -449,6 +449,10 @@ WORKLOADS = MappingProxyType(
 )
 
 
+# How a calibration row was used: fitted (the model was built from it) or a check.
+FITTED, CHECK = N_("fitted"), N_("check")
+
+
 @dataclass(frozen=True)
 class CalibrationRow:
     """The model against one published number. Lesson 03.
@@ -490,24 +494,24 @@ def _published() -> tuple[tuple, ...]:
         ):
             later, earlier = f"{cpu}.forkwait.{vmm}", f"{cpu}.forkwait.native"
             source = f"{aa} forkwait {value(later):g} s / {value(earlier):g} s"
-            rows.append(("forkwait", cpu, technique, _ratio(later, earlier), "fitted", source))
+            rows.append(("forkwait", cpu, technique, _ratio(later, earlier), FITTED, source))
     rows += [
-        ("compute", "p4", "emulation", value("emulation.factor"), "fitted",
+        ("compute", "p4", "emulation", value("emulation.factor"), FITTED,
          "Bellard 2005: ~4x, ~2x more for the soft MMU"),
-        ("compute", "p4", "binary-translation", value("p4.specint.software"), "check",
+        ("compute", "p4", "binary-translation", value("p4.specint.software"), CHECK,
          f"{aa} SPECint, 0-9 %, mean 4 %"),
-        ("compute", "p4", "hardware-assisted", value("p4.specint.hardware"), "check",
+        ("compute", "p4", "hardware-assisted", value("p4.specint.hardware"), CHECK,
          f"{aa} SPECint, mean 5 %"),
     ]  # fmt: skip
     for technique, vmm in (("binary-translation", "software"), ("hardware-assisted", "hardware")):
         later, earlier = f"p4.compile.{vmm}", "p4.compile.native"
         source = f"{aa} kernel compile {value(later):g} s / {value(earlier):g} s"
-        rows.append(("kernel-compile", "p4", technique, _ratio(later, earlier), "check", source))
+        rows.append(("kernel-compile", "p4", technique, _ratio(later, earlier), CHECK, source))
     for name, workload, kind in (
-        ("fork", "forkwait", "fitted"),
-        ("null-call", "lmbench null call", "check"),
-        ("page-fault", "lmbench page fault", "check"),
-        ("context-switch", "lmbench context switch", "check"),
+        ("fork", "forkwait", FITTED),
+        ("null-call", "lmbench null call", CHECK),
+        ("page-fault", "lmbench page fault", CHECK),
+        ("context-switch", "lmbench context switch", CHECK),
     ):
         later, earlier = f"lmbench.{name}.xen", f"lmbench.{name}.linux"
         source = f"{xen} {name} {value(earlier):g} -> {value(later):g} us"
@@ -550,7 +554,7 @@ def calibration() -> tuple[CalibrationRow, ...]:
             spt.cycles / ept.cycles,
             _ratio("kvm-spt.fork", "kvm-ept.fork"),
             fork.format(value("kvm-spt.fork"), value("kvm-ept.fork")),
-            "fitted",
+            FITTED,
             baseline="hardware-assisted-ept",
         )
     )
