@@ -235,7 +235,7 @@ def workload_builder_contradictions() -> list[str]:
             or (p.vt_x and (t != "hardware-assisted-ept" or p.ept))
         ]
         for t in costmodel.TECHNIQUES[1:]:
-            shown = f"<td>{choosing.TECHNIQUE_LABELS[t]}</td>" in page
+            shown = f"<td>{techniques.TECHNIQUES[t].name.en}</td>" in page
             if shown != (t in offered):
                 found.append(f"{cpu}: {t} {'offered' if shown else 'missing'}")
         slowdowns = [costmodel.predict(zero, t, cpu).slowdown for t in offered]

@@ -24,7 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+from vizlib.i18n import N_, _
 from vizlib.sim import costs
+from vizlib.sim.errors import not_an_integer, not_one_of
 from vizlib.sim.isa import X86
 from vizlib.sim.published import value
 
@@ -79,14 +81,14 @@ INLINE_CODE = {
     "OUT": "device.write(dx, al) ; the VMM's device model, reached from the cache",
 }
 METHODS = ("IDENT", "INLINE", "CALLOUT", "CONTROL")
-KINDS = ("innocuous", "sensitive", "control flow", "page-table store")
+KINDS = (N_("innocuous"), N_("sensitive"), N_("control flow"), N_("page-table store"))
 BREAKDOWN = (
-    "translation",
-    "IDENT and control flow",
-    "inline emulation",
-    "callouts",
-    "faults",
-    "device model",
+    N_("translation"),
+    N_("IDENT and control flow"),
+    N_("inline emulation"),
+    N_("callouts"),
+    N_("faults"),
+    N_("device model"),
 )
 
 # Instruction forms and their lengths in bytes (32-bit mode). Operand kinds: r register,
@@ -161,14 +163,21 @@ class Program:
         return {where: label for label, where in reversed(self.labels.items())}
 
     def table(self) -> tuple[tuple[str, ...], list[tuple]]:
-        """Header and rows for `vizlib.tables.show_table`: the listing with its classes."""
-        header = ("Address", "Instruction", "Bytes", "Class")
-        return header, [(f"{i.address:#x}", i.text, i.length, i.kind) for i in self.instructions]
+        """Header and rows for `vizlib.tables.show_table`: the listing with its classes, in the
+        course's language."""
+        header = (_("Address"), _("Instruction"), _("Bytes"), _("Class"))
+        rows = [(f"{i.address:#x}", i.text, i.length, _(i.kind)) for i in self.instructions]
+        return header, rows
 
     def at(self, address: int) -> GuestInstruction:
         """The instruction at a guest address."""
         if address not in self._by_address:
-            raise ValueError(f"address must be the start of an instruction; got {address!r}")
+            raise ValueError(
+                _(
+                    "address must be the start of an instruction; got {address}",
+                    address=repr(address),
+                )
+            )
         return self._by_address[address]
 
     def name_of(self, address: int) -> str:
@@ -207,8 +216,15 @@ class TranslationUnit:
         return sum(t.method == "CALLOUT" for t in self.instructions)
 
     def table(self) -> tuple[tuple[str, ...], list[tuple]]:
-        """Header and rows for `vizlib.tables.show_table`: guest code beside translated code."""
-        header = ("Guest address", "Guest instruction", "Translation", "Translated code", "Cycles")
+        """Header and rows for `vizlib.tables.show_table`: guest code beside translated code (the
+        words in the course's language, the code as it is)."""
+        header = (
+            _("Guest address"),
+            _("Guest instruction"),
+            _("Translation"),
+            _("Translated code"),
+            _("Cycles"),
+        )
         rows = [
             (f"{t.guest.address:#x}", t.guest.text, t.method, t.code, f"{t.cycles:g}")
             for t in self.instructions
@@ -270,11 +286,19 @@ class Run:
         return sum(e.translated for e in self.entries)
 
     def table(self) -> tuple[tuple[str, ...], list[tuple]]:
-        """Header and rows for `vizlib.tables.show_table`: one row per entry into a TU."""
-        header = ("Pass", "Unit", "Cache", "Instructions translated", "Faults", "Cycles")
+        """Header and rows for `vizlib.tables.show_table`: one row per entry into a TU, in the
+        course's language."""
+        header = (
+            _("Pass"),
+            _("Unit"),
+            _("Cache"),
+            _("Instructions translated"),
+            _("Faults"),
+            _("Cycles"),
+        )
         rows = []
         for e in self.entries:
-            cache = "hit" if e.hit else "miss"
+            cache = _("hit") if e.hit else _("miss")
             rows.append((e.iteration, e.name, cache, e.translated, e.faults, f"{e.cycles:,.0f}"))
         return header, rows
 
@@ -292,23 +316,38 @@ def _operand_kind(operand: str, mnemonic: str) -> str:
             return "m"
         if _IDENTIFIER.match(inside) and inside not in REGISTERS:
             return "s"
-        raise ValueError(f"memory operand must be [register] ({', '.join(_BASES)}) or [symbol]")
+        raise ValueError(
+            _(
+                "memory operand must be [register] ({registers}) or [symbol]",
+                registers=", ".join(_BASES),
+            )
+        )
     try:
         value = int(operand, 0)
     except ValueError:
         if _IDENTIFIER.match(operand):
             return "l"
         raise ValueError(
-            f"operand {operand!r} is not a register, number, [memory] or label"
+            _(
+                "operand {operand} is not a register, number, [memory] or label",
+                operand=repr(operand),
+            )
         ) from None
     high = 0xFFFFFFFF if mnemonic == "MOV" else 0xFF if mnemonic == "INT" else 127
     if not 0 <= value <= high:
-        raise ValueError(f"{mnemonic}'s immediate must be 0 to {high:#x}; got {operand}")
+        raise ValueError(
+            _(
+                "{mnemonic}'s immediate must be 0 to {high}; got {operand}",
+                mnemonic=mnemonic,
+                high=f"{high:#x}",
+                operand=operand,
+            )
+        )
     return "i"
 
 
 def _forms(mnemonic: str) -> str:
-    shapes = [", ".join(kinds) or "no operands" for m, kinds in FORMS if m == mnemonic]
+    shapes = [", ".join(kinds) or _("no operands") for m, kinds in FORMS if m == mnemonic]
     return "; ".join(shapes)
 
 
@@ -336,27 +375,40 @@ def parse(listing: str, traced: Iterable[str] = ("pte",)) -> Program:
     instructions, labels, address = [], {}, BASE_ADDRESS
     for number, raw in enumerate(listing.splitlines(), start=1):
         text = raw.split(";", 1)[0].strip()
-        where = f"listing line {number}"
+        where = _("listing line {number}", number=number)
         while ":" in text:
-            label, _, text = text.partition(":")
+            label, _colon, text = text.partition(":")
             label, text = label.strip().lower(), text.strip()
             if not _IDENTIFIER.match(label) or label in labels or label in REGISTERS:
-                raise ValueError(f"{where}: label {label!r} must be a new name like 'loop'")
+                raise ValueError(
+                    _(
+                        "{where}: label {label} must be a new name like 'loop'",
+                        where=where,
+                        label=repr(label),
+                    )
+                )
             labels[label] = address
         if not text:
             continue
-        head, _, tail = text.partition(" ")
+        head, _space, tail = text.partition(" ")
         mnemonic = head.upper()
         operands = tuple(o.strip().lower() for o in tail.split(",")) if tail.strip() else ()
-        if mnemonic not in {m for m, _ in FORMS}:
-            known = ", ".join(sorted({m for m, _ in FORMS}))
-            raise ValueError(f"{where}: mnemonic must be one of {known}; got {head!r}")
+        if mnemonic not in {m for m, _kinds in FORMS}:
+            problem = not_one_of("mnemonic", head, sorted({m for m, _kinds in FORMS}))
+            raise ValueError(_("{where}: {problem}", where=where, problem=problem))
         try:
             kinds = tuple(_operand_kind(o, mnemonic) for o in operands)
         except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+            raise ValueError(_("{where}: {problem}", where=where, problem=error)) from None
         if (mnemonic, kinds) not in FORMS:
-            raise ValueError(f"{where}: {mnemonic} takes operands: {_forms(mnemonic)}")
+            raise ValueError(
+                _(
+                    "{where}: {mnemonic} takes operands: {forms}",
+                    where=where,
+                    mnemonic=mnemonic,
+                    forms=_forms(mnemonic),
+                )
+            )
         length = FORMS[mnemonic, kinds] - ("eax" in operands and "s" in kinds and mnemonic == "MOV")
         name, kind = _classify(mnemonic, operands, kinds, traced)
         shown = f"{mnemonic} {', '.join(operands)}".strip()
@@ -365,13 +417,21 @@ def parse(listing: str, traced: Iterable[str] = ("pte",)) -> Program:
         )
         address += length
     if not instructions:
-        raise ValueError("listing must contain at least one instruction")
+        raise ValueError(_("listing must contain at least one instruction"))
     if instructions[-1].mnemonic not in ("RET", "JMP"):
-        raise ValueError("listing must end with RET or JMP, so the routine cannot run off its end")
+        raise ValueError(
+            _("listing must end with RET or JMP, so the routine cannot run off its end")
+        )
     for instruction in instructions:
         target = instruction.operands[0] if instruction.operands else None
         if instruction.mnemonic in CONTROL_FLOW and target is not None and target not in labels:
-            raise ValueError(f"{instruction.text}: label {target!r} is not defined")
+            raise ValueError(
+                _(
+                    "{instruction}: label {label} is not defined",
+                    instruction=instruction.text,
+                    label=repr(target),
+                )
+            )
     return Program(tuple(instructions), dict(labels), traced)
 
 
@@ -411,7 +471,7 @@ def translate(program: Program, address: int, adapted: Iterable[int] = ()) -> Tr
     callouts. The TU ends after its first control-flow instruction or MAX_TU instructions.
     """
     if not isinstance(program, Program):
-        raise ValueError(f"program must be a Program from bt.parse(); got {program!r}")
+        raise _not_a_program(program)
     adapted = frozenset(adapted)
     g, out = program.at(address), []
     while True:
@@ -431,8 +491,14 @@ def _native(g: GuestInstruction) -> float:
 
 def _count(parameter: str, value, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise ValueError(f"{parameter} must be an integer from 1 to {high}; got {value!r}")
+        raise not_an_integer(parameter, value, 1, high)
     return value
+
+
+def _not_a_program(program) -> ValueError:
+    return ValueError(
+        _("program must be a Program from bt.parse(); got {program}", program=repr(program))
+    )
 
 
 class _Machine:
@@ -511,7 +577,7 @@ class _Machine:
         iteration count where it first leaves this one: forks[n] is the run of n iterations."""
         while self.pc is not None:
             if len(self.entries) > (iterations + 1) * (len(self.program.instructions) + 1):
-                raise ValueError("the routine must return: a loop needs a conditional jump")
+                raise ValueError(_("the routine must return: a loop needs a conditional jump"))
             entered = self.enter()
             last = entered[0].instructions[-1].guest
             count = self.taken[last.address]
@@ -537,7 +603,7 @@ class _Machine:
 
 def _machine(program: Program, cache_size: int, adapt_after: int) -> _Machine:
     if not isinstance(program, Program):
-        raise ValueError(f"program must be a Program from bt.parse(); got {program!r}")
+        raise _not_a_program(program)
     _count("cache_size", cache_size, MAX_CACHE)
     _count("adapt_after", adapt_after, MAX_ITERATIONS)
     return _Machine(program, cache_size, adapt_after)

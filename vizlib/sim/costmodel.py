@@ -28,8 +28,10 @@ from dataclasses import dataclass, fields
 from numbers import Integral, Real
 from types import MappingProxyType
 
+from vizlib.i18n import N_, _
 from vizlib.sim import costs, techniques
 from vizlib.sim.costs import COSTS, CpuCosts
+from vizlib.sim.errors import not_an_integer, not_one_of
 from vizlib.sim.published import value
 
 # The model's techniques: every one of `techniques` but trap-and-emulate, which cannot run an x86
@@ -39,15 +41,15 @@ CPUS = techniques.CPUS
 # What the price of virtualization is paid in: the guest's own work, then one cause per
 # treatment kind of `techniques` (TREATMENT_KINDS), then the two costs that are no VMM entry.
 CAUSES = (
-    "guest work",
-    "emulation",
-    "traps",
-    "callouts",
-    "inline emulation",
-    "hypercalls",
-    "VM exits",
-    "page walks",
-    "device emulation",
+    N_("guest work"),
+    N_("emulation"),
+    N_("traps"),
+    N_("callouts"),
+    N_("inline emulation"),
+    N_("hypercalls"),
+    N_("VM exits"),
+    N_("page walks"),
+    N_("device emulation"),
 )
 CAUSE_OF_KIND = MappingProxyType(
     {
@@ -101,14 +103,29 @@ class Workload:
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"name must be a non-empty string; got {self.name!r}")
+            raise ValueError(
+                _("name must be a non-empty string; got {value}", value=repr(self.name))
+            )
         for f in fields(self)[1:]:
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-                raise ValueError(f"{f.name} must be a finite number of events; got {value!r}")
-            if value < 0 or (f.name == "instructions" and value == 0):
-                low = "positive" if f.name == "instructions" else "zero or more"
-                raise ValueError(f"{f.name} must be {low}; got {value!r}")
+                raise ValueError(
+                    _(
+                        "{parameter} must be a finite number of events; got {value}",
+                        parameter=f.name,
+                        value=repr(value),
+                    )
+                )
+            if f.name == "instructions" and value <= 0:
+                raise ValueError(_("instructions must be positive; got {value}", value=repr(value)))
+            if value < 0:
+                raise ValueError(
+                    _(
+                        "{parameter} must be zero or more; got {value}",
+                        parameter=f.name,
+                        value=repr(value),
+                    )
+                )
 
 
 @dataclass(frozen=True)
@@ -142,13 +159,13 @@ class Prediction:
 
 def _choice(parameter: str, value, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ValueError(f"{parameter} must be one of {', '.join(allowed)}; got {value!r}")
+        raise not_one_of(parameter, value, allowed)
     return value
 
 
 def _batch(parameter: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or not 1 <= value <= MAX_PV_BATCH:
-        raise ValueError(f"{parameter} must be an integer from 1 to {MAX_PV_BATCH}; got {value!r}")
+        raise not_an_integer(parameter, value, 1, MAX_PV_BATCH)
     return value
 
 
@@ -263,7 +280,12 @@ def predict(
     guest sends per hypercall; the other techniques ignore it.
     """
     if not isinstance(workload, Workload):
-        raise ValueError(f"workload must be a Workload (see WORKLOADS); got {workload!r}")
+        raise ValueError(
+            _(
+                "workload must be a Workload (see WORKLOADS); got {workload}",
+                workload=repr(workload),
+            )
+        )
     _choice("technique", technique, TECHNIQUES)
     c = COSTS[_choice("cpu", cpu, CPUS)]
     extra = _prices(technique, c, _batch("pv_batch_size", pv_batch_size))
@@ -297,7 +319,12 @@ def fastest(
     technique but emulation). `real_only` leaves out the techniques the CPU never had.
     """
     if isinstance(tolerance, bool) or not isinstance(tolerance, Real) or not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance must be a number from 0 to below 1; got {tolerance!r}")
+        raise ValueError(
+            _(
+                "tolerance must be a number from 0 to below 1; got {tolerance}",
+                tolerance=repr(tolerance),
+            )
+        )
     _choice("cpu", cpu, CPUS)
     chosen = techniques.available(cpu) if real_only else TECHNIQUES
     chosen = [t for t in chosen if t in TECHNIQUES]
@@ -422,6 +449,10 @@ WORKLOADS = MappingProxyType(
 )
 
 
+# How a calibration row was used: fitted (the model was built from it) or a check.
+FITTED, CHECK = N_("fitted"), N_("check")
+
+
 @dataclass(frozen=True)
 class CalibrationRow:
     """The model against one published number. Lesson 03.
@@ -463,24 +494,24 @@ def _published() -> tuple[tuple, ...]:
         ):
             later, earlier = f"{cpu}.forkwait.{vmm}", f"{cpu}.forkwait.native"
             source = f"{aa} forkwait {value(later):g} s / {value(earlier):g} s"
-            rows.append(("forkwait", cpu, technique, _ratio(later, earlier), "fitted", source))
+            rows.append(("forkwait", cpu, technique, _ratio(later, earlier), FITTED, source))
     rows += [
-        ("compute", "p4", "emulation", value("emulation.factor"), "fitted",
+        ("compute", "p4", "emulation", value("emulation.factor"), FITTED,
          "Bellard 2005: ~4x, ~2x more for the soft MMU"),
-        ("compute", "p4", "binary-translation", value("p4.specint.software"), "check",
+        ("compute", "p4", "binary-translation", value("p4.specint.software"), CHECK,
          f"{aa} SPECint, 0-9 %, mean 4 %"),
-        ("compute", "p4", "hardware-assisted", value("p4.specint.hardware"), "check",
+        ("compute", "p4", "hardware-assisted", value("p4.specint.hardware"), CHECK,
          f"{aa} SPECint, mean 5 %"),
     ]  # fmt: skip
     for technique, vmm in (("binary-translation", "software"), ("hardware-assisted", "hardware")):
         later, earlier = f"p4.compile.{vmm}", "p4.compile.native"
         source = f"{aa} kernel compile {value(later):g} s / {value(earlier):g} s"
-        rows.append(("kernel-compile", "p4", technique, _ratio(later, earlier), "check", source))
+        rows.append(("kernel-compile", "p4", technique, _ratio(later, earlier), CHECK, source))
     for name, workload, kind in (
-        ("fork", "forkwait", "fitted"),
-        ("null-call", "lmbench null call", "check"),
-        ("page-fault", "lmbench page fault", "check"),
-        ("context-switch", "lmbench context switch", "check"),
+        ("fork", "forkwait", FITTED),
+        ("null-call", "lmbench null call", CHECK),
+        ("page-fault", "lmbench page fault", CHECK),
+        ("context-switch", "lmbench context switch", CHECK),
     ):
         later, earlier = f"lmbench.{name}.xen", f"lmbench.{name}.linux"
         source = f"{xen} {name} {value(earlier):g} -> {value(later):g} us"
@@ -523,7 +554,7 @@ def calibration() -> tuple[CalibrationRow, ...]:
             spt.cycles / ept.cycles,
             _ratio("kvm-spt.fork", "kvm-ept.fork"),
             fork.format(value("kvm-spt.fork"), value("kvm-ept.fork")),
-            "fitted",
+            FITTED,
             baseline="hardware-assisted-ept",
         )
     )

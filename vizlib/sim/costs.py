@@ -31,7 +31,6 @@ class CpuCosts:
     """
 
     name: str
-    description: str
     clock_hz: float
     cpi: float  # cycles per guest instruction, native
     # Native.
@@ -66,6 +65,11 @@ class CpuCosts:
     emulation_factor: float  # emulated / native time for guest work
     ept_walk_factor: float  # two-dimensional / native page-walk latency
     device_model: float  # the device model's work for one emulated device access
+
+    @property
+    def description(self) -> str:
+        """The processor in one line, in the course's language."""
+        return PROCESSORS[self.name].description
 
 
 def _v(bench: str, vmm: str) -> float:
@@ -212,7 +216,6 @@ PV_ADDRESS_SPACE = add(
 
 P4 = CpuCosts(
     name="p4",
-    description=PROCESSORS["p4"].description,
     clock_hz=P4_CLOCK,
     cpi=value("p4.cpi"),
     syscall=_v("syscall", "native"),
@@ -303,7 +306,6 @@ CORE2 = replace(
     P4,
     **{
         "name": "core2",
-        "description": PROCESSORS["core2"].description,
         "clock_hz": CORE2_CLOCK,
         "io_access": IO_ACCESS_SECONDS * CORE2_CLOCK,  # bus-bound
         **{
@@ -349,7 +351,6 @@ _PVM_HYPERCALL = _us(value("pvm.hypercall.pvm"))
 
 MODERN = CpuCosts(
     name="modern",
-    description=PROCESSORS["modern"].description,
     clock_hz=MODERN_CLOCK,
     cpi=P4.cpi * MODERN_NATIVE_SCALE,
     syscall=_us(value("kvm-ept.getpid")),  # getpid under kvm-ept takes no exit: taken as native

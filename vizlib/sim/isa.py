@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from vizlib.i18n import N_, _
+
 
 @dataclass(frozen=True)
 class Instruction:
@@ -52,9 +54,16 @@ class Catalogue(Mapping[str, Instruction]):
         self._entries: dict[str, Instruction] = {}
         for entry in instructions:
             if not isinstance(entry, Instruction):
-                raise ValueError(f"instructions must be Instruction objects; got {entry!r}")
+                raise ValueError(
+                    _("instructions must be Instruction objects; got {entry}", entry=repr(entry))
+                )
             if entry.name in self._entries:
-                raise ValueError(f"instructions must have distinct names; {entry.name!r} repeats")
+                raise ValueError(
+                    _(
+                        "instructions must have distinct names; {name} repeats",
+                        name=repr(entry.name),
+                    )
+                )
             self._entries[entry.name] = entry
 
     @classmethod
@@ -64,10 +73,16 @@ class Catalogue(Mapping[str, Instruction]):
         entries = []
         for row in rows:
             if not isinstance(row, tuple) or len(row) not in (4, 5):
-                raise ValueError(f"rows must be tuples {_ROW_FORM}; got {row!r}")
+                raise ValueError(
+                    _("rows must be tuples {form}; got {row}", form=_ROW_FORM, row=repr(row))
+                )
             if not isinstance(row[0], str) or not all(isinstance(flag, bool) for flag in row[1:4]):
                 raise ValueError(
-                    f"rows must be {_ROW_FORM} with a str and three bools; got {row!r}"
+                    _(
+                        "rows must be {form} with a str and three bools; got {row}",
+                        form=_ROW_FORM,
+                        row=repr(row),
+                    )
                 )
             entries.append(Instruction(*row))
         return cls(name, entries, note)
@@ -101,16 +116,20 @@ class Verdict:
 
     @property
     def summary(self) -> str:
-        """One sentence for a lesson cell."""
+        """One sentence for a lesson cell, in the course's language."""
         if self.virtualizable:
-            return (
-                f"{self.catalogue}: all {len(self.sensitive)} sensitive instructions are "
-                "privileged, so Theorem 1 applies: trap-and-emulate alone can build a VMM."
+            return _(
+                "{catalogue}: all {count} sensitive instructions are privileged, so Theorem 1 "
+                "applies: trap-and-emulate alone can build a VMM.",
+                catalogue=_(self.catalogue),
+                count=len(self.sensitive),
             )
-        return (
-            f"{self.catalogue}: {len(self.violations)} sensitive instructions do not trap "
-            f"({', '.join(self.violations)}), so Theorem 1 does not apply: trap-and-emulate "
-            "alone cannot keep the guest equivalent."
+        return _(
+            "{catalogue}: {count} sensitive instructions do not trap ({names}), so Theorem 1 "
+            "does not apply: trap-and-emulate alone cannot keep the guest equivalent.",
+            catalogue=_(self.catalogue),
+            count=len(self.violations),
+            names=", ".join(self.violations),
         )
 
 
@@ -118,7 +137,10 @@ def popek_goldberg(catalogue: Catalogue) -> Verdict:
     """Apply Popek & Goldberg's Theorem 1 (sensitive is a subset of privileged). Lesson 02."""
     if not isinstance(catalogue, Catalogue):
         raise ValueError(
-            f"catalogue must be a Catalogue (e.g. isa.X86, isa.RISCV); got {catalogue!r}"
+            _(
+                "catalogue must be a Catalogue (e.g. isa.X86, isa.RISCV); got {catalogue}",
+                catalogue=repr(catalogue),
+            )
         )
     entries = catalogue.values()
     violations = tuple(e.name for e in entries if e.sensitive_unprivileged)
@@ -134,86 +156,293 @@ def popek_goldberg(catalogue: Catalogue) -> Verdict:
 # The x86 rows describe 32-bit protected mode before VT-x, with the guest kernel deprivileged and
 # IOPL 0. Classification after Robin & Irvine (USENIX Security 2000) and Popek & Goldberg (1974);
 # the CPUID and RDTSC rows as noted in them. "Privileged" means "traps outside ring 0 with IOPL 0".
-_IOPL = "IOPL-sensitive: #GP when CPL > IOPL, so with IOPL 0 it traps outside ring 0"
-_RING0 = "ring 0 only: #GP elsewhere"
-_READS = "unprivileged: from any ring it reads the real register, so a deprivileged guest sees "
-_CHECKS = "unprivileged; compares a descriptor's privilege with the CPL, so its answer depends on "
-_CHECKS += "the ring the guest really runs in"
-
 X86 = Catalogue.from_rows(
-    "x86 (32-bit, before VT-x)",
+    N_("x86 (32-bit, before VT-x)"),
     [
-        ("ADD", False, False, False, "Arithmetic on registers and memory: innocuous."),
-        ("MOV", False, False, False, "Move between general registers and memory: innocuous."),
-        ("CLI", True, True, False, f"Clears IF (masks interrupts). {_IOPL}."),
-        ("STI", True, True, False, f"Sets IF (unmasks interrupts). {_IOPL}."),
-        ("HLT", True, True, False, f"Stops the CPU until the next interrupt; {_RING0}."),
-        ("IN", True, True, False, f"Reads an I/O port. {_IOPL} (unless the TSS bitmap allows)."),
-        ("OUT", True, True, False, f"Writes an I/O port. {_IOPL} (unless the TSS bitmap allows)."),
-        ("MOV_CR0", True, True, False, f"MOV to CR0 (protection, paging, TS); {_RING0}."),
-        ("MOV_FROM_CR0", True, False, True, f"MOV from CR0; {_RING0} (but see SMSW)."),
-        ("MOV_CR3", True, True, False, f"MOV to CR3: switch page tables; {_RING0}."),
-        ("MOV_FROM_CR3", True, False, True, f"MOV from CR3: real page-table base; {_RING0}."),
-        ("LGDT", True, True, False, f"Loads the global descriptor table register; {_RING0}."),
-        ("LIDT", True, True, False, f"Loads the interrupt descriptor table register; {_RING0}."),
-        ("LLDT", True, True, False, f"Loads the local descriptor table register; {_RING0}."),
-        ("LTR", True, True, False, f"Loads the task register; {_RING0}."),
-        ("LMSW", True, True, False, f"Loads the low 16 bits of CR0; {_RING0}."),
-        ("INVLPG", True, True, False, f"Drops one TLB entry; {_RING0}."),
-        ("WRMSR", True, True, False, f"Writes a model-specific register; {_RING0}."),
-        ("RDMSR", True, False, True, f"Reads a model-specific register; {_RING0}."),
-        ("SGDT", False, False, True, f"Stores GDTR; {_READS}the VMM's table."),
-        ("SIDT", False, False, True, f"Stores IDTR; {_READS}the VMM's table."),
-        ("SLDT", False, False, True, f"Stores the LDT selector; {_READS}the VMM's."),
-        ("STR", False, False, True, f"Stores the task register; {_READS}the VMM's."),
-        ("SMSW", False, False, True, f"Stores CR0's low 16 bits; {_READS}the real PE, TS bits."),
-        ("PUSHF", False, False, True, f"Pushes EFLAGS; {_READS}the real IF and IOPL."),
+        ("ADD", False, False, False, N_("Arithmetic on registers and memory: innocuous.")),
+        ("MOV", False, False, False, N_("Move between general registers and memory: innocuous.")),
+        (
+            "CLI",
+            True,
+            True,
+            False,
+            N_(
+                "Clears IF (masks interrupts). IOPL-sensitive: #GP when CPL > IOPL, so with IOPL "
+                "0 it traps outside ring 0."
+            ),
+        ),
+        (
+            "STI",
+            True,
+            True,
+            False,
+            N_(
+                "Sets IF (unmasks interrupts). IOPL-sensitive: #GP when CPL > IOPL, so with IOPL "
+                "0 it traps outside ring 0."
+            ),
+        ),
+        (
+            "HLT",
+            True,
+            True,
+            False,
+            N_("Stops the CPU until the next interrupt; ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "IN",
+            True,
+            True,
+            False,
+            N_(
+                "Reads an I/O port. IOPL-sensitive: #GP when CPL > IOPL, so with IOPL 0 it traps "
+                "outside ring 0 (unless the TSS bitmap allows)."
+            ),
+        ),
+        (
+            "OUT",
+            True,
+            True,
+            False,
+            N_(
+                "Writes an I/O port. IOPL-sensitive: #GP when CPL > IOPL, so with IOPL 0 it "
+                "traps outside ring 0 (unless the TSS bitmap allows)."
+            ),
+        ),
+        (
+            "MOV_CR0",
+            True,
+            True,
+            False,
+            N_("MOV to CR0 (protection, paging, TS); ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "MOV_FROM_CR0",
+            True,
+            False,
+            True,
+            N_("MOV from CR0; ring 0 only: #GP elsewhere (but see SMSW)."),
+        ),
+        (
+            "MOV_CR3",
+            True,
+            True,
+            False,
+            N_("MOV to CR3: switch page tables; ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "MOV_FROM_CR3",
+            True,
+            False,
+            True,
+            N_("MOV from CR3: real page-table base; ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "LGDT",
+            True,
+            True,
+            False,
+            N_("Loads the global descriptor table register; ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "LIDT",
+            True,
+            True,
+            False,
+            N_("Loads the interrupt descriptor table register; ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "LLDT",
+            True,
+            True,
+            False,
+            N_("Loads the local descriptor table register; ring 0 only: #GP elsewhere."),
+        ),
+        ("LTR", True, True, False, N_("Loads the task register; ring 0 only: #GP elsewhere.")),
+        (
+            "LMSW",
+            True,
+            True,
+            False,
+            N_("Loads the low 16 bits of CR0; ring 0 only: #GP elsewhere."),
+        ),
+        ("INVLPG", True, True, False, N_("Drops one TLB entry; ring 0 only: #GP elsewhere.")),
+        (
+            "WRMSR",
+            True,
+            True,
+            False,
+            N_("Writes a model-specific register; ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "RDMSR",
+            True,
+            False,
+            True,
+            N_("Reads a model-specific register; ring 0 only: #GP elsewhere."),
+        ),
+        (
+            "SGDT",
+            False,
+            False,
+            True,
+            N_(
+                "Stores GDTR; unprivileged: from any ring it reads the real register, so a "
+                "deprivileged guest sees the VMM's table."
+            ),
+        ),
+        (
+            "SIDT",
+            False,
+            False,
+            True,
+            N_(
+                "Stores IDTR; unprivileged: from any ring it reads the real register, so a "
+                "deprivileged guest sees the VMM's table."
+            ),
+        ),
+        (
+            "SLDT",
+            False,
+            False,
+            True,
+            N_(
+                "Stores the LDT selector; unprivileged: from any ring it reads the real "
+                "register, so a deprivileged guest sees the VMM's."
+            ),
+        ),
+        (
+            "STR",
+            False,
+            False,
+            True,
+            N_(
+                "Stores the task register; unprivileged: from any ring it reads the real "
+                "register, so a deprivileged guest sees the VMM's."
+            ),
+        ),
+        (
+            "SMSW",
+            False,
+            False,
+            True,
+            N_(
+                "Stores CR0's low 16 bits; unprivileged: from any ring it reads the real "
+                "register, so a deprivileged guest sees the real PE, TS bits."
+            ),
+        ),
+        (
+            "PUSHF",
+            False,
+            False,
+            True,
+            N_(
+                "Pushes EFLAGS; unprivileged: from any ring it reads the real register, so a "
+                "deprivileged guest sees the real IF and IOPL."
+            ),
+        ),
         (
             "POPF",
             False,
             True,
             True,
-            "Loads EFLAGS; when CPL > IOPL it silently leaves IF unchanged (no trap), and IOPL "
-            "changes only in ring 0.",
+            N_(
+                "Loads EFLAGS; when CPL > IOPL it silently leaves IF unchanged (no trap), and "
+                "IOPL changes only in ring 0."
+            ),
         ),
-        ("LAR", False, False, True, f"Loads a segment's access rights; {_CHECKS}."),
-        ("LSL", False, False, True, f"Loads a segment's limit; {_CHECKS}."),
-        ("VERR", False, False, True, f"Verifies a segment is readable; {_CHECKS}."),
-        ("VERW", False, False, True, f"Verifies a segment is writable; {_CHECKS}."),
-        ("MOV_SREG", False, False, True, "MOV to/from a segment register: CS shows the CPL."),
-        ("PUSH_SREG", False, False, True, "PUSH of a segment register: pushed CS shows the CPL."),
-        ("POP_SREG", False, False, True, "POP of a segment register: checks depend on the CPL."),
-        ("CALL_FAR", False, False, True, "Far CALL (call gates): checks depend on the CPL."),
-        ("JMP_FAR", False, False, True, "Far JMP: privilege checks depend on the CPL."),
-        ("RET_FAR", False, False, True, "Far RET: returns to an outer ring judged by the CPL."),
-        ("INT", False, False, True, "INT n: the gate's DPL is checked against the CPL."),
+        (
+            "LAR",
+            False,
+            False,
+            True,
+            N_(
+                "Loads a segment's access rights; unprivileged; compares a descriptor's "
+                "privilege with the CPL, so its answer depends on the ring the guest really runs "
+                "in."
+            ),
+        ),
+        (
+            "LSL",
+            False,
+            False,
+            True,
+            N_(
+                "Loads a segment's limit; unprivileged; compares a descriptor's privilege with "
+                "the CPL, so its answer depends on the ring the guest really runs in."
+            ),
+        ),
+        (
+            "VERR",
+            False,
+            False,
+            True,
+            N_(
+                "Verifies a segment is readable; unprivileged; compares a descriptor's privilege "
+                "with the CPL, so its answer depends on the ring the guest really runs in."
+            ),
+        ),
+        (
+            "VERW",
+            False,
+            False,
+            True,
+            N_(
+                "Verifies a segment is writable; unprivileged; compares a descriptor's privilege "
+                "with the CPL, so its answer depends on the ring the guest really runs in."
+            ),
+        ),
+        ("MOV_SREG", False, False, True, N_("MOV to/from a segment register: CS shows the CPL.")),
+        (
+            "PUSH_SREG",
+            False,
+            False,
+            True,
+            N_("PUSH of a segment register: pushed CS shows the CPL."),
+        ),
+        (
+            "POP_SREG",
+            False,
+            False,
+            True,
+            N_("POP of a segment register: checks depend on the CPL."),
+        ),
+        ("CALL_FAR", False, False, True, N_("Far CALL (call gates): checks depend on the CPL.")),
+        ("JMP_FAR", False, False, True, N_("Far JMP: privilege checks depend on the CPL.")),
+        ("RET_FAR", False, False, True, N_("Far RET: returns to an outer ring judged by the CPL.")),
+        ("INT", False, False, True, N_("INT n: the gate's DPL is checked against the CPL.")),
         (
             "CPUID",
             False,
             False,
             True,
-            "Reports the real processor's identity and features; unprivileged on pre-VT x86 "
-            "(CPUID faulting came later; VT-x always exits on it).",
+            N_(
+                "Reports the real processor's identity and features; unprivileged on pre-VT x86 "
+                "(CPUID faulting came later; VT-x always exits on it)."
+            ),
         ),
         (
             "RDTSC",
             False,
             False,
             False,
-            "Reads the time-stamp counter; unprivileged unless CR4.TSD is set (then #GP outside "
-            "ring 0). Timing is outside Popek & Goldberg's equivalence, so not sensitive here; "
-            "VMMs still trap it to virtualize time (Adams & Agesen 2006).",
+            N_(
+                "Reads the time-stamp counter; unprivileged unless CR4.TSD is set (then #GP "
+                "outside ring 0). Timing is outside Popek & Goldberg's equivalence, so not "
+                "sensitive here; VMMs still trap it to virtualize time (Adams & Agesen 2006)."
+            ),
         ),
         (
             "SYSCALL",
             False,
             False,
             False,
-            "Enters ring 0 at the entry point ring-0 software set in an MSR, like a trap, so the "
-            "VMM keeps control (AMD64; 32-bit kernels use SYSENTER or INT 0x80).",
+            N_(
+                "Enters ring 0 at the entry point ring-0 software set in an MSR, like a trap, so "
+                "the VMM keeps control (AMD64; 32-bit kernels use SYSENTER or INT 0x80)."
+            ),
         ),
     ],
-    note="32-bit protected mode, guest kernel deprivileged, IOPL 0 (Robin & Irvine 2000).",
+    note=N_("32-bit protected mode, guest kernel deprivileged, IOPL 0 (Robin & Irvine 2000)."),
 )
 
 # Robin & Irvine (USENIX Security 2000): the sensitive, unprivileged x86 instructions as the list
@@ -224,7 +453,7 @@ ROBIN_IRVINE = (
     *("SGDT", "SIDT", "SLDT", "SMSW", "PUSHF", "POPF"),
     *("LAR", "LSL", "VERR", "VERW", "POP", "PUSH", "CALL", "JMP", "INT", "RET", "STR", "MOV"),
 )
-ROBIN_IRVINE_NOTE = (
+ROBIN_IRVINE_NOTE = N_(
     "17 sensitive, unprivileged instructions per Robin & Irvine (USENIX Security 2000), as "
     "usually cited; the list as commonly reproduced has 18 mnemonics. PUSH, POP, CALL, JMP, "
     "INT, RET and MOV count only in their segment-register, far or gate forms."
@@ -240,37 +469,97 @@ ROBIN_IRVINE_FORMS = {
 
 # RISC-V with the guest kernel run in U-mode, for contrast. Source: The RISC-V Instruction Set
 # Manual, Volume II: Privileged Architecture (CSR access rules; SRET, WFI, SFENCE.VMA; counteren).
-_U_TRAPS = "illegal-instruction exception in U-mode"
 RISCV = Catalogue.from_rows(
-    "RISC-V (supervisor subset)",
+    N_("RISC-V (supervisor subset)"),
     [
-        ("ADD", False, False, False, "Arithmetic: innocuous."),
-        ("LW", False, False, False, "Load through the page tables the VMM controls: innocuous."),
-        ("CSRRC sstatus", True, True, False, f"Clear SIE, the counterpart of CLI; {_U_TRAPS}."),
-        ("CSRRS sstatus", True, True, True, f"Read or set sstatus (PUSHF, STI); {_U_TRAPS}."),
-        ("CSRRW satp", True, True, False, f"Switch page tables (MOV to CR3); {_U_TRAPS}."),
-        ("CSRRS satp", True, False, True, f"Read the page-table root; {_U_TRAPS}."),
-        ("CSRRW stvec", True, True, False, f"Set the trap vector (LIDT); {_U_TRAPS}."),
-        ("CSRRS stvec", True, False, True, f"Read the trap vector (SIDT); {_U_TRAPS}."),
-        ("SRET", True, True, False, f"Return from a supervisor trap; {_U_TRAPS}."),
-        ("SFENCE.VMA", True, True, False, f"Flush address translations (INVLPG); {_U_TRAPS}."),
+        ("ADD", False, False, False, N_("Arithmetic: innocuous.")),
+        (
+            "LW",
+            False,
+            False,
+            False,
+            N_("Load through the page tables the VMM controls: innocuous."),
+        ),
+        (
+            "CSRRC sstatus",
+            True,
+            True,
+            False,
+            N_("Clear SIE, the counterpart of CLI; illegal-instruction exception in U-mode."),
+        ),
+        (
+            "CSRRS sstatus",
+            True,
+            True,
+            True,
+            N_("Read or set sstatus (PUSHF, STI); illegal-instruction exception in U-mode."),
+        ),
+        (
+            "CSRRW satp",
+            True,
+            True,
+            False,
+            N_("Switch page tables (MOV to CR3); illegal-instruction exception in U-mode."),
+        ),
+        (
+            "CSRRS satp",
+            True,
+            False,
+            True,
+            N_("Read the page-table root; illegal-instruction exception in U-mode."),
+        ),
+        (
+            "CSRRW stvec",
+            True,
+            True,
+            False,
+            N_("Set the trap vector (LIDT); illegal-instruction exception in U-mode."),
+        ),
+        (
+            "CSRRS stvec",
+            True,
+            False,
+            True,
+            N_("Read the trap vector (SIDT); illegal-instruction exception in U-mode."),
+        ),
+        (
+            "SRET",
+            True,
+            True,
+            False,
+            N_("Return from a supervisor trap; illegal-instruction exception in U-mode."),
+        ),
+        (
+            "SFENCE.VMA",
+            True,
+            True,
+            False,
+            N_("Flush address translations (INVLPG); illegal-instruction exception in U-mode."),
+        ),
         (
             "WFI",
             True,
             True,
             False,
-            f"Wait for an interrupt (HLT); {_U_TRAPS} unless it completes within a bounded time.",
+            N_(
+                "Wait for an interrupt (HLT); illegal-instruction exception in U-mode unless it "
+                "completes within a bounded time."
+            ),
         ),
-        ("ECALL", False, False, False, "Traps to the next more privileged level by design."),
+        ("ECALL", False, False, False, N_("Traps to the next more privileged level by design.")),
         (
             "RDTIME",
             False,
             False,
             False,
-            "Reads the timer; allowed in U-mode only when scounteren permits (else it traps), "
-            "like RDTSC under CR4.TSD. Timing is outside equivalence.",
+            N_(
+                "Reads the timer; allowed in U-mode only when scounteren permits (else it "
+                "traps), like RDTSC under CR4.TSD. Timing is outside equivalence."
+            ),
         ),
     ],
-    note="Every CSR encodes the lowest privilege that may access it; no U-mode instruction "
-    "reveals or changes supervisor state (RISC-V Privileged Architecture).",
+    note=N_(
+        "Every CSR encodes the lowest privilege that may access it; no U-mode instruction "
+        "reveals or changes supervisor state (RISC-V Privileged Architecture)."
+    ),
 )

@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from types import MappingProxyType
 
+from vizlib.i18n import N_, _
+from vizlib.sim.errors import not_a_bool, not_an_integer, not_one_of
 from vizlib.sim.published import value
 
 SETUPS = ("kvm", "nested-kvm", "pvm")
 SETUP_LABELS = MappingProxyType(
     {
-        "kvm": "KVM on bare metal",
-        "nested-kvm": "nested KVM (L2 guest)",
-        "pvm": "PVM, nested (L2 guest)",
+        "kvm": N_("KVM on bare metal"),
+        "nested-kvm": N_("nested KVM (L2 guest)"),
+        "pvm": N_("PVM, nested (L2 guest)"),
     }
 )
-OPERATIONS = ("hypercall", "exception", "MSR access", "CPUID", "PIO")
-EVENTS = (*OPERATIONS, "hidden page fault")
+OPERATIONS = (N_("hypercall"), N_("exception"), N_("MSR access"), "CPUID", "PIO")
+EVENTS = (*OPERATIONS, N_("hidden page fault"))
 
 TABLE1 = "PVM paper (SOSP 2023), Table 1, Xeon Platinum 8269CY"
 # PVM paper (SOSP 2023), Table 1, microseconds per round trip, in the order of SETUPS:
@@ -48,27 +50,28 @@ HIDDEN_FAULT_SOURCE = (
 
 # What the guest does, and what the hypervisor that handles it does, per event.
 _WHAT = {
-    "hypercall": ("makes a hypercall", "handles the hypercall"),
+    "hypercall": (N_("makes a hypercall"), N_("handles the hypercall")),
     "exception": (
-        "takes an exception the hypervisor intercepts",
-        "handles the exception and delivers it to the guest kernel",
+        N_("takes an exception the hypervisor intercepts"),
+        N_("handles the exception and delivers it to the guest kernel"),
     ),
-    "MSR access": ("reads a model-specific register (RDMSR)", "emulates the register read"),
-    "CPUID": ("executes CPUID", "emulates CPUID: fills in the guest's registers"),
+    "MSR access": (N_("reads a model-specific register (RDMSR)"), N_("emulates the register read")),
+    "CPUID": (N_("executes CPUID"), N_("emulates CPUID: fills in the guest's registers")),
     "PIO": (
-        "writes an emulated device's I/O port (OUT)",
-        "passes the access to its device model in user space (QEMU) and back",
+        N_("writes an emulated device's I/O port (OUT)"),
+        N_("passes the access to its device model in user space (QEMU) and back"),
     ),
     "hidden page fault": (
-        "touches a page its own page table maps but the shadow table does not yet",
-        "walks the guest's page table and fills in the shadow entry",
+        N_("touches a page its own page table maps but the shadow table does not yet"),
+        N_("walks the guest's page table and fills in the shadow entry"),
     ),
 }
 
 
 @dataclass(frozen=True)
 class RoundTripStep:
-    """One step of an event's round trip: who runs, what it does, its VM exits to L0. Lesson 10."""
+    """One step of an event's round trip: who runs, what it does (in the course's language), its
+    VM exits to L0. Lesson 10."""
 
     level: str
     action: str
@@ -116,27 +119,27 @@ class PagingScheme:
 # shadow paging in L1 on L0's EPT.
 PAGING_SCHEMES = (
     PagingScheme(
-        "EPT on EPT",
-        "an EPT for L2 (EPT12), as if it had the hardware",
-        "a shadow EPT (EPT02): EPT12 composed with its own EPT01",
-        "L2's page tables x EPT02",
-        "a plain store, no exit; L1's writes to EPT12 trap to L0",
-        "nested KVM when L0 offers L1 EPT",
+        N_("EPT on EPT"),
+        N_("an EPT for L2 (EPT12), as if it had the hardware"),
+        N_("a shadow EPT (EPT02): EPT12 composed with its own EPT01"),
+        N_("L2's page tables x EPT02"),
+        N_("a plain store, no exit; L1's writes to EPT12 trap to L0"),
+        N_("nested KVM when L0 offers L1 EPT"),
     ),
     PagingScheme(
-        "shadow on EPT",
-        "shadow page tables for L2 (L2-virtual -> L1-physical)",
-        "nothing new: its EPT for L1 (EPT01)",
-        "L1's shadow tables x EPT01",
-        "traps to L1 (under nested KVM by way of L0), like every hidden page fault",
-        "PVM; nested KVM when L1 gets no EPT",
+        N_("shadow on EPT"),
+        N_("shadow page tables for L2 (L2-virtual -> L1-physical)"),
+        N_("nothing new: its EPT for L1 (EPT01)"),
+        N_("L1's shadow tables x EPT01"),
+        N_("traps to L1 (under nested KVM by way of L0), like every hidden page fault"),
+        N_("PVM; nested KVM when L1 gets no EPT"),
     ),
 )
 
 
 def _choice(parameter: str, value, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise ValueError(f"{parameter} must be one of {', '.join(allowed)}; got {value!r}")
+        raise not_one_of(parameter, value, allowed)
     return value
 
 
@@ -178,9 +181,7 @@ def _accesses(value) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral):
         value = None
     if value is None or not 0 <= value <= MAX_VMCS_ACCESSES:
-        raise ValueError(
-            f"vmcs_accesses must be an integer from 0 to {MAX_VMCS_ACCESSES}; got {value!r}"
-        )
+        raise not_an_integer("vmcs_accesses", value, 0, MAX_VMCS_ACCESSES)
     return value
 
 
@@ -191,7 +192,8 @@ def trace(
     vmcs_shadowing: bool = False,
     vmcs_accesses: int = VMCS_ACCESSES,
 ) -> Trace:
-    """The round trip of one guest event under `setup`, step by step. Lesson 10.
+    """The round trip of one guest event under `setup`, step by step, said in the course's
+    language. Lesson 10.
 
     Under nested KVM, L1's handler reads and writes L2's VMCS `vmcs_accesses` times; without
     VMCS shadowing (`vmcs_shadowing=False`) each VMREAD or VMWRITE is a VM exit to L0, with it
@@ -200,55 +202,69 @@ def trace(
     cost = cost_us(event, setup)
     accesses = _accesses(vmcs_accesses)
     if not isinstance(vmcs_shadowing, bool):
-        raise ValueError(f"vmcs_shadowing must be True or False; got {vmcs_shadowing!r}")
-    does, handles = _WHAT[event]
+        raise not_a_bool("vmcs_shadowing", vmcs_shadowing)
+    does, handles = (_(words) for words in _WHAT[event])
     if setup == "kvm":
         steps = (
-            RoundTripStep("L1", f"the guest {does}: a VM exit to L0", 1),
-            RoundTripStep("L0", f"KVM {handles}"),
-            RoundTripStep("L0", "KVM enters the guest again (VMRESUME)"),
+            RoundTripStep("L1", _("the guest {does}: a VM exit to L0", does=does), 1),
+            RoundTripStep("L0", _("KVM {handles}", handles=handles)),
+            RoundTripStep("L0", _("KVM enters the guest again (VMRESUME)")),
         )
     elif setup == "nested-kvm":
         reads = (
-            "served by the shadow VMCS (for the fields L0 shadows), no exit"
+            _("served by the shadow VMCS (for the fields L0 shadows), no exit")
             if vmcs_shadowing
-            else "each one a VM exit to L0 and back"
+            else _("each one a VM exit to L0 and back")
         )
         steps = (
             RoundTripStep(
-                "L2", f"the guest {does}: a VM exit to L0, the only level in root mode", 1
-            ),
-            RoundTripStep(
-                "L0",
-                "L0 finds that L1 asked for this exit: copies it into L1's VMCS for L2 "
-                "(VMCS12) and enters L1",
-            ),
-            RoundTripStep(
-                "L1",
-                f"L1's KVM reads the exit and updates L2's state: {accesses} VMREAD / "
-                f"VMWRITE instructions, {reads}",
-                0 if vmcs_shadowing else accesses,
-            ),
-            RoundTripStep("L1", f"L1's KVM {handles}"),
-            RoundTripStep(
-                "L1",
-                "L1 resumes L2 with VMRESUME: a VM exit to L0, since VMX instructions "
-                "trap in non-root mode",
+                "L2",
+                _("the guest {does}: a VM exit to L0, the only level in root mode", does=does),
                 1,
             ),
             RoundTripStep(
-                "L0", "L0 merges VMCS12 into the VMCS that really runs L2 (VMCS02) and enters L2"
+                "L0",
+                _(
+                    "L0 finds that L1 asked for this exit: copies it into L1's VMCS for L2 "
+                    "(VMCS12) and enters L1"
+                ),
+            ),
+            RoundTripStep(
+                "L1",
+                _(
+                    "L1's KVM reads the exit and updates L2's state: {count} VMREAD / VMWRITE "
+                    "instructions, {reads}",
+                    count=accesses,
+                    reads=reads,
+                ),
+                0 if vmcs_shadowing else accesses,
+            ),
+            RoundTripStep("L1", _("L1's KVM {handles}", handles=handles)),
+            RoundTripStep(
+                "L1",
+                _(
+                    "L1 resumes L2 with VMRESUME: a VM exit to L0, since VMX instructions trap "
+                    "in non-root mode"
+                ),
+                1,
+            ),
+            RoundTripStep(
+                "L0",
+                _("L0 merges VMCS12 into the VMCS that really runs L2 (VMCS02) and enters L2"),
             ),
         )
     else:
         steps = (
             RoundTripStep(
                 "L2",
-                f"the guest {does}: it runs in ring 3 of L1's VM, so this traps into PVM "
-                "in L1's kernel, a switch inside L1's VM, no VM exit",
+                _(
+                    "the guest {does}: it runs in ring 3 of L1's VM, so this traps into PVM in "
+                    "L1's kernel, a switch inside L1's VM, no VM exit",
+                    does=does,
+                ),
             ),
-            RoundTripStep("L1", f"PVM {handles}"),
-            RoundTripStep("L1", "PVM switches back to L2 in ring 3, no VM exit"),
+            RoundTripStep("L1", _("PVM {handles}", handles=handles)),
+            RoundTripStep("L1", _("PVM switches back to L2 in ring 3, no VM exit")),
         )
     return Trace(event, setup, steps, cost, source(event, setup))
 
@@ -270,7 +286,9 @@ def cpu_share(event: str, setup: str, per_second: float) -> float:
     """
     value = per_second
     if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < math.inf:
-        raise ValueError(f"per_second must be a finite number >= 0; got {per_second!r}")
+        raise ValueError(
+            _("per_second must be a finite number >= 0; got {value}", value=repr(per_second))
+        )
     return value * cost_us(event, setup) * 1e-6
 
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Integral
 
+from vizlib.i18n import N_, _
+from vizlib.sim.errors import not_one_of
 from vizlib.sim.paging_tables import (
     ADDRESS_MASK,
     ENTRY_BYTES,
@@ -33,7 +35,7 @@ from vizlib.sim.paging_tables import (
     split,
 )
 
-MODES = ("native", "shadow", "nested")
+MODES = (N_("native"), N_("shadow"), N_("nested"))
 MAX_FORMULA_LEVELS = 5  # x86 paging has had 2 (32-bit), 3 (PAE), 4 and 5 levels
 # Where the builders put tables unless told otherwise (illustrative: low, readable addresses).
 GUEST_TABLE_BASE = 0x1000
@@ -47,7 +49,7 @@ def reference_count(mode: str, guest_levels: int = 4, host_levels: int = 4) -> i
     n*m + n + m with m the EPT's levels (Bhargava et al., ASPLOS 2008).
     """
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        raise not_one_of("mode", mode, MODES)
     n = _formula_levels("guest_levels", guest_levels)
     m = _formula_levels("host_levels", host_levels)
     return n * m + n + m if mode == "nested" else n
@@ -55,9 +57,22 @@ def reference_count(mode: str, guest_levels: int = 4, host_levels: int = 4) -> i
 
 def _formula_levels(parameter: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise ValueError(f"{parameter} must be an integer from 1 to {MAX_FORMULA_LEVELS}")
+        raise ValueError(
+            _(
+                "{parameter} must be an integer from 1 to {high}",
+                parameter=parameter,
+                high=MAX_FORMULA_LEVELS,
+            )
+        )
     if not 1 <= value <= MAX_FORMULA_LEVELS:
-        raise ValueError(f"{parameter} must be from 1 to {MAX_FORMULA_LEVELS}; got {value!r}")
+        raise ValueError(
+            _(
+                "{parameter} must be from 1 to {high}; got {value}",
+                parameter=parameter,
+                high=MAX_FORMULA_LEVELS,
+                value=repr(value),
+            )
+        )
     return int(value)
 
 
@@ -87,12 +102,22 @@ class Reference:
 
     @property
     def label(self) -> str:
-        """Short words for the reference: "EPT L3 for guest L2 table", "guest L1"."""
-        name = f"{self.table} L{self.level}"
+        """Short words for the reference, in the course's language: "EPT L3 for guest L2 table",
+        "guest L1"."""
+        name = _(_LABELS[self.table], level=self.level)
         if self.for_guest_level is None:
             return name
-        target = f"guest L{self.for_guest_level} table" if self.for_guest_level else "data page"
-        return f"{name} for {target}"
+        if self.for_guest_level:
+            return _("{name} for guest L{level} table", name=name, level=self.for_guest_level)
+        return _("{name} for data page", name=name)
+
+
+_LABELS = {
+    "native": N_("native L{level}"),
+    "guest": N_("guest L{level}"),
+    "shadow": N_("shadow L{level}"),
+    "EPT": N_("EPT L{level}"),
+}
 
 
 class WalkFault(Exception):
@@ -116,8 +141,12 @@ class PageFault(WalkFault):
         self.virtual_address = virtual_address
         super().__init__(
             message
-            or f"page fault at {virtual_address:#x}: the level-{level} entry is not present; "
-            "the processor delivers it to the kernel"
+            or _(
+                "page fault at {address}: the level-{level} entry is not present; the processor "
+                "delivers it to the kernel",
+                address=f"{virtual_address:#x}",
+                level=level,
+            )
         )
 
 
@@ -131,15 +160,20 @@ class GuestPageFault(PageFault):
     def __init__(self, level: int, virtual_address: int, exits: bool):
         self.exits = exits
         route = (
-            "a VM exit: the hypervisor finds the guest's entry empty and reflects the fault"
+            _("a VM exit: the hypervisor finds the guest's entry empty and reflects the fault")
             if exits
-            else "delivered to the guest kernel without a VM exit"
+            else _("delivered to the guest kernel without a VM exit")
         )
         super().__init__(
             level,
             virtual_address,
-            f"guest page fault at {virtual_address:#x}: the guest's level-{level} entry is not "
-            f"present; {route}",
+            _(
+                "guest page fault at {address}: the guest's level-{level} entry is not present; "
+                "{route}",
+                address=f"{virtual_address:#x}",
+                level=level,
+                route=route,
+            ),
         )
 
 
@@ -157,10 +191,16 @@ class EptViolation(WalkFault):
         self.guest_physical_address = guest_physical_address
         self.guest_level = guest_level
         self.virtual_address = virtual_address
-        target = f"guest L{guest_level} table" if guest_level else "data page"
+        target = _("guest L{level} table", level=guest_level) if guest_level else _("data page")
         super().__init__(
-            f"EPT violation at guest-physical {guest_physical_address:#x} (the {target} of "
-            f"{virtual_address:#x}): the EPT's level-{level} entry is not present; a VM exit"
+            _(
+                "EPT violation at guest-physical {address} (the {target} of {virtual}): the "
+                "EPT's level-{level} entry is not present; a VM exit",
+                address=f"{guest_physical_address:#x}",
+                target=target,
+                virtual=f"{virtual_address:#x}",
+                level=level,
+            )
         )
 
 
@@ -223,7 +263,13 @@ def native_walk(tables: PageTables, virtual_address: int) -> Walk:
 
 def _check_map(parameter: str, mapping: Mapping[int, int], levels: int) -> None:
     if not isinstance(mapping, Mapping):
-        raise ValueError(f"{parameter} must be a dict {{page: frame}}; got {mapping!r}")
+        raise ValueError(
+            _(
+                "{parameter} must be a dict {{page: frame}}; got {mapping}",
+                parameter=parameter,
+                mapping=repr(mapping),
+            )
+        )
     for page, frame in mapping.items():
         check_address(f"{parameter} page", page, address_bits(levels), aligned=True)
         check_address(f"{parameter} frame", frame, PHYSICAL_BITS, aligned=True)
@@ -390,8 +436,12 @@ class HiddenPageFault(WalkFault):
         self.level = level
         self.virtual_address = virtual_address
         super().__init__(
-            f"hidden page fault at {virtual_address:#x}: the shadow table's level-{level} entry "
-            "is not present but the guest's tables map the page; a VM exit the guest never sees"
+            _(
+                "hidden page fault at {address}: the shadow table's level-{level} entry is not "
+                "present but the guest's tables map the page; a VM exit the guest never sees",
+                address=f"{virtual_address:#x}",
+                level=level,
+            )
         )
 
 
@@ -417,9 +467,9 @@ def shadow_walk(shadow: ShadowPaging, virtual_address: int) -> Walk:
 # mapped by the guest but not backed by the host, one the guest has not mapped. All three share
 # the guest's tables down to level 1 (indices 1, 2, 3 at levels 4, 3, 2).
 EXAMPLE_ADDRESSES = {
-    "mapped": 0x80_8060_4567,
-    "not backed by the host": 0x80_8060_5567,
-    "not mapped by the guest": 0x80_8060_6567,
+    N_("mapped"): 0x80_8060_4567,
+    N_("not backed by the host"): 0x80_8060_5567,
+    N_("not mapped by the guest"): 0x80_8060_6567,
 }
 _EXAMPLE_GUEST = {0x80_8060_4000: 0x5000, 0x80_8060_5000: 0x6000}
 _EXAMPLE_HOST = {0x5000: 0x20_5000}  # guest frame 0x6000 is not backed
@@ -436,7 +486,7 @@ class Example:
     def walk(self, mode: str, virtual_address: int) -> Walk:
         """Walk `virtual_address` in `mode` (one of MODES)."""
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+            raise not_one_of("mode", mode, MODES)
         if mode == "native":
             return native_walk(self.native, virtual_address)
         if mode == "shadow":

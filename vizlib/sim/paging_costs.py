@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
 
+from vizlib.i18n import N_, _
 from vizlib.sim import costmodel
 from vizlib.sim.costmodel import WORKLOADS, Workload, predict
+from vizlib.sim.errors import not_an_integer
 
 SHADOW = "hardware-assisted"  # the cost model's name for VT-x with shadow page tables
 EPT = "hardware-assisted-ept"
@@ -27,6 +29,8 @@ INSTRUCTIONS = 1_000_000  # rates are per million instructions
 MAX_TLB_MISSES = 3_000
 # illustrative: the cost model's fork-heavy workload makes about 570 (see `workload_rates`).
 MAX_PTE_UPDATES = 1_000
+# Which of the two runs faster (`Comparison.winner`), keys for code and words for learners.
+EPT_WINS, SHADOW_WINS, TIE = N_("EPT"), N_("shadow paging"), N_("tie")
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,19 @@ class Comparison:
     def winner(self) -> str:
         """ "EPT", "shadow paging", or "tie"."""
         if math.isclose(self.shadow_cycles, self.ept_cycles, rel_tol=1e-9):
-            return "tie"
-        return "EPT" if self.ept_cycles < self.shadow_cycles else "shadow paging"
+            return TIE
+        return EPT_WINS if self.ept_cycles < self.shadow_cycles else SHADOW_WINS
 
 
 def _rate(parameter: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < math.inf:
-        raise ValueError(f"{parameter} must be a finite number, zero or more; got {value!r}")
+        raise ValueError(
+            _(
+                "{parameter} must be a finite number, zero or more; got {value}",
+                parameter=parameter,
+                value=repr(value),
+            )
+        )
     return float(value)
 
 
@@ -100,7 +110,7 @@ def crossover_grid(
 ) -> CrossoverGrid:
     """`compare` over every pair of rates. Lesson 05."""
     if not tlb_misses or not pte_updates:
-        raise ValueError("tlb_misses and pte_updates must each hold at least one rate")
+        raise ValueError(_("tlb_misses and pte_updates must each hold at least one rate"))
     ratio = tuple(tuple(compare(t, u, cpu).ratio for t in tlb_misses) for u in pte_updates)
     return CrossoverGrid(tuple(map(float, tlb_misses)), tuple(map(float, pte_updates)), ratio, cpu)
 
@@ -108,7 +118,7 @@ def crossover_grid(
 def standard_grid(cpu: str = "modern", points: int = 41) -> CrossoverGrid:
     """The map of Lesson 05: 0 to MAX_TLB_MISSES misses, 1 to MAX_PTE_UPDATES updates (log)."""
     if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 201:
-        raise ValueError(f"points must be an integer from 2 to 201; got {points!r}")
+        raise not_an_integer("points", points, 2, 201)
     misses = [MAX_TLB_MISSES * i / (points - 1) for i in range(points)]
     updates = [MAX_PTE_UPDATES ** (i / (points - 1)) for i in range(points)]
     return crossover_grid(misses, updates, cpu)
@@ -127,14 +137,20 @@ class WorkloadRates:
     @property
     def winner(self) -> str:
         """The faster of the two under the full cost model (all the workload's events)."""
-        return "EPT" if self.ept_slowdown < self.shadow_slowdown else "shadow paging"
+        return EPT_WINS if self.ept_slowdown < self.shadow_slowdown else SHADOW_WINS
 
 
 def workload_rates(names: Sequence[str] = ("fork-heavy", "tlb-heavy"), cpu="modern"):
     """Rates per million instructions and slowdowns of the cost model's workloads. Lesson 05."""
     unknown = [name for name in names if name not in WORKLOADS]
     if unknown:
-        raise ValueError(f"names must be among {', '.join(WORKLOADS)}; got {unknown}")
+        raise ValueError(
+            _(
+                "names must be among {allowed}; got {unknown}",
+                allowed=", ".join(WORKLOADS),
+                unknown=unknown,
+            )
+        )
     rows = []
     for name in names:
         w = WORKLOADS[name]

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from numbers import Integral
 
+from vizlib.i18n import _
+from vizlib.sim.errors import not_one_of
+
 PAGE_SHIFT = 12  # Intel SDM vol. 3A ch. 4: 4 KiB pages
 PAGE_SIZE = 1 << PAGE_SHIFT
 INDEX_BITS = 9  # Intel SDM vol. 3A ch. 4: 512 entries per table in 4- and 5-level paging
@@ -37,9 +40,7 @@ def address_bits(levels: int) -> int:
 def check_levels(parameter: str, levels) -> int:
     """Return `levels` if page tables of that depth exist here, else ValueError. Lesson 05."""
     if isinstance(levels, bool) or levels not in LEVELS:
-        raise ValueError(
-            f"{parameter} must be one of {', '.join(map(str, LEVELS))}; got {levels!r}"
-        )
+        raise not_one_of(parameter, levels, LEVELS)
     return levels
 
 
@@ -49,10 +50,22 @@ def check_address(parameter: str, value, bits: int, *, aligned: bool = False) ->
     Lesson 05.
     """
     if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value < 1 << bits:
-        raise ValueError(f"{parameter} must be an integer from 0 to 2**{bits} - 1; got {value!r}")
+        raise ValueError(
+            _(
+                "{parameter} must be an integer from 0 to 2**{bits} - 1; got {value}",
+                parameter=parameter,
+                bits=bits,
+                value=repr(value),
+            )
+        )
     if aligned and value % PAGE_SIZE:
         raise ValueError(
-            f"{parameter} must be a multiple of {PAGE_SIZE:#x} (a page); got {value:#x}"
+            _(
+                "{parameter} must be a multiple of {page} (a page); got {value}",
+                parameter=parameter,
+                page=f"{PAGE_SIZE:#x}",
+                value=f"{value:#x}",
+            )
         )
     return int(value)
 
@@ -83,7 +96,7 @@ def is_present(value: int, kind: str) -> bool:
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        raise not_one_of("kind", kind, KINDS)
     return kind
 
 
@@ -117,13 +130,19 @@ class Memory:
     def write(self, address: int, value: int) -> None:
         """Store a 64-bit word at `address` (8-byte aligned)."""
         if not 0 <= value < 1 << 64:
-            raise ValueError(f"value must fit in 64 bits; got {value!r}")
+            raise ValueError(_("value must fit in 64 bits; got {value}", value=repr(value)))
         self._words[self._word(address)] = value
 
     def _word(self, address: int) -> int:
         check_address("address", address, PHYSICAL_BITS)
         if address % ENTRY_BYTES:
-            raise ValueError(f"address must be a multiple of {ENTRY_BYTES}; got {address:#x}")
+            raise ValueError(
+                _(
+                    "address must be a multiple of {size}; got {address}",
+                    size=ENTRY_BYTES,
+                    address=f"{address:#x}",
+                )
+            )
         return address
 
 
@@ -154,7 +173,12 @@ class GuestPhysicalMemory:
         """The host-physical address behind guest-physical `address`."""
         host = self.ept.translate(address)
         if host is None:
-            raise ValueError(f"guest-physical address {address:#x} is not mapped by the EPT")
+            raise ValueError(
+                _(
+                    "guest-physical address {address} is not mapped by the EPT",
+                    address=f"{address:#x}",
+                )
+            )
         return host
 
     def read(self, address: int) -> int:

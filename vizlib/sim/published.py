@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from vizlib.i18n import _
+
 KINDS = ("measured", "derived", "assumption", "fitted")
 MEASURED, DERIVED, ASSUMPTION, FITTED = KINDS
 
@@ -54,7 +56,9 @@ def number(key: str) -> Number:
     if key not in _TABLE:
         table()  # the fitted entries arrive with vizlib.sim.costs
     if key not in _TABLE:
-        raise ValueError(f"key must be one of the table's keys (see table()); got {key!r}")
+        raise ValueError(
+            _("key must be one of the table's keys (see table()); got {key}", key=repr(key))
+        )
     return _TABLE[key]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
+from vizlib.sim.errors import not_an_integer
 from vizlib.sim.published import value
 
 # Cycles. A guest instruction translated: Adams & Agesen (ASPLOS 2006) measured ~2300 cycles per
@@ -115,7 +116,7 @@ class CacheRun:
 
 def _check_int(name: str, value: int, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}; got {value!r}")
+        raise not_an_integer(name, value, low, high)
     return value
 
 

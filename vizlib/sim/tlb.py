@@ -15,6 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from numbers import Integral, Real
 
+from vizlib.i18n import _
+from vizlib.sim.errors import not_an_integer
+
 MAX_ENTRIES = 4096  # illustrative upper bound for the widgets; real TLBs hold tens to thousands
 
 
@@ -38,10 +41,18 @@ class TlbStats:
 
 
 def _integer(parameter: str, value, low: int, high: int | None = None) -> int:
-    top = "" if high is None else f" to {high}"
     bad = isinstance(value, bool) or not isinstance(value, Integral)
     if bad or value < low or (high is not None and value > high):
-        raise ValueError(f"{parameter} must be an integer from {low}{top}; got {value!r}")
+        if high is not None:
+            raise not_an_integer(parameter, value, low, high)
+        raise ValueError(
+            _(
+                "{parameter} must be an integer from {low}; got {value}",
+                parameter=parameter,
+                low=low,
+                value=repr(value),
+            )
+        )
     return int(value)
 
 
@@ -54,7 +65,7 @@ def access_stream(length: int, pages: int, *, skew: float = 1.5, seed: int = 0) 
     length = _integer("length", length, 0)
     pages = _integer("pages", pages, 1)
     if isinstance(skew, bool) or not isinstance(skew, Real) or not 0 <= skew <= 4:
-        raise ValueError(f"skew must be a number from 0 to 4; got {skew!r}")
+        raise ValueError(_("skew must be a number from 0 to 4; got {skew}", skew=repr(skew)))
     rng = random.Random(seed)
     order = list(range(pages))
     rng.shuffle(order)  # popularity does not follow address order

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vizlib.i18n import N_, _
 from vizlib.sim import costs, techniques
 from vizlib.sim.bt import INLINE_CODE
+from vizlib.sim.errors import not_one_of
 from vizlib.sim.isa import X86
 from vizlib.sim.published import value
 from vizlib.sim.techniques import EVENT_OF_INSTRUCTION, TREATMENT_KINDS
@@ -50,20 +52,24 @@ FAULT = {v: value(f"p4.divzero.{v}") for v in ("native", "software", "hardware")
 # The costs above as a table for lesson 02, in Pentium 4 cycles: (what, cycles, source).
 _AA = "Adams & Agesen 2006"
 COSTS = (
-    ("ADD or MOV natively", NATIVE_SIMPLE, "assumption (illustrative)"),
-    ("a system call natively", NATIVE_SYSCALL, f"{_AA}: syscall"),
-    ("another system instruction natively", NATIVE_SYSTEM, f"{_AA}: cli (used for all)"),
-    ("port I/O natively", NATIVE_PORT_IO, f"{_AA}: in from port 0x80"),
-    ("trap to the VMM and back", TRAP_EMULATE, f"{_AA}: rdtsc by trap-and-emulate"),
-    ("a system call through a software VMM", SOFTWARE_SYSCALL, f"{_AA}: syscall"),
-    ("translate one kernel instruction", BT_TRANSLATE, f"{_AA}: translator, per instruction"),
-    ("run an instruction translated inline", BT_INLINE, f"{_AA}: cr8write in the cache"),
-    ("port I/O translated inline", BT_INLINE_PORT_IO, f"{_AA}: in under the software VMM"),
-    ("callout from translated code", BT_CALLOUT, f"{_AA}: rdtsc by callout"),
-    ("hypercall into Xen (32-bit)", HYPERCALL, "assumption: an IDT round trip (native divzero)"),
-    ("load or store in memory shared with Xen", SHARED_FLAG, "assumption (illustrative)"),
-    ("VM exit, handling, VM entry", VM_EXIT, f"derived ({_AA}): exit + entry + 10 VMCS reads"),
-    ("port I/O, first-generation VT-x", VM_EXIT_PORT_IO, f"{_AA}: in from port 0x80"),
+    (N_("ADD or MOV natively"), NATIVE_SIMPLE, "assumption (illustrative)"),
+    (N_("a system call natively"), NATIVE_SYSCALL, f"{_AA}: syscall"),
+    (N_("another system instruction natively"), NATIVE_SYSTEM, f"{_AA}: cli (used for all)"),
+    (N_("port I/O natively"), NATIVE_PORT_IO, f"{_AA}: in from port 0x80"),
+    (N_("trap to the VMM and back"), TRAP_EMULATE, f"{_AA}: rdtsc by trap-and-emulate"),
+    (N_("a system call through a software VMM"), SOFTWARE_SYSCALL, f"{_AA}: syscall"),
+    (N_("translate one kernel instruction"), BT_TRANSLATE, f"{_AA}: translator, per instruction"),
+    (N_("run an instruction translated inline"), BT_INLINE, f"{_AA}: cr8write in the cache"),
+    (N_("port I/O translated inline"), BT_INLINE_PORT_IO, f"{_AA}: in under the software VMM"),
+    (N_("callout from translated code"), BT_CALLOUT, f"{_AA}: rdtsc by callout"),
+    (
+        N_("hypercall into Xen (32-bit)"),
+        HYPERCALL,
+        "assumption: an IDT round trip (native divzero)",
+    ),
+    (N_("load or store in memory shared with Xen"), SHARED_FLAG, "assumption (illustrative)"),
+    (N_("VM exit, handling, VM entry"), VM_EXIT, f"derived ({_AA}): exit + entry + 10 VMCS reads"),
+    (N_("port I/O, first-generation VT-x"), VM_EXIT_PORT_IO, f"{_AA}: in from port 0x80"),
 )
 
 # The guest's own machine state and the VMM's (illustrative values). The VMM's tables live high
@@ -93,17 +99,17 @@ RINGS = {"kernel": 0, "user": 3}
 # `techniques` (Xen, Barham et al. 2003): (treatment kind, what it does).
 PV_KERNEL = {
     **{
-        n: ("direct", "the modified kernel reads its own copy, no trap")
+        n: ("direct", N_("the modified kernel reads its own copy, no trap"))
         for n in ("SGDT", "SIDT", "SMSW", "STR", "MOV_FROM_CR3")
     },
-    "LGDT": ("hypercall", "hypercall set_gdt"),
-    "INVLPG": ("hypercall", "hypercall mmuext_op (invalidate one page)"),
+    "LGDT": ("hypercall", N_("hypercall set_gdt")),
+    "INVLPG": ("hypercall", N_("hypercall mmuext_op (invalidate one page)")),
 }
 # First-generation VT-x without EPT: the sensitive instructions that are no event of `techniques`
 # but exit all the same, for shadow paging.
 _SHADOW_EXITS = {
-    "MOV_FROM_CR3": "CR_ACCESS (CR3-store exiting, shadow paging)",
-    "INVLPG": "INVLPG (INVLPG exiting, shadow paging)",
+    "MOV_FROM_CR3": N_("CR_ACCESS (CR3-store exiting, shadow paging)"),
+    "INVLPG": N_("INVLPG (INVLPG exiting, shadow paging)"),
 }
 
 
@@ -221,75 +227,119 @@ def parse(program: str) -> tuple[ProgramLine, ...]:
         text = raw.split("#", 1)[0].strip()
         if not text:
             continue
-        where = f"program line {number}"
+        where = _("program line {number}", number=number)
         ring, colon, rest = text.partition(":")
         ring = ring.strip()
         if not colon or ring not in RINGS:
-            raise ValueError(f"{where}: ring must be one of {_allowed(RINGS)}, as 'kernel: CLI'")
+            raise ValueError(
+                _(
+                    "{where}: ring must be one of {allowed}, as 'kernel: CLI'",
+                    where=where,
+                    allowed=_allowed(RINGS),
+                )
+            )
         words = rest.split()
         mnemonic = words[0].upper() if words else ""
         if mnemonic not in OPERANDS:
-            raise ValueError(
-                f"{where}: mnemonic must be one of {_allowed(OPERANDS)}; got {mnemonic!r}"
-            )
+            problem = not_one_of("mnemonic", mnemonic, OPERANDS)
+            raise ValueError(_("{where}: {problem}", where=where, problem=problem))
         spec, operands = OPERANDS[mnemonic], {}
         for word in words[1:]:
             name, equals, value = word.partition("=")
             if name not in spec or name in operands:
-                choices = _allowed(f"{n}=" for n in spec) or "none"
-                raise ValueError(f"{where}: {mnemonic} operands are {choices}; got {word!r}")
+                choices = _allowed(f"{n}=" for n in spec) or _("none")
+                raise ValueError(
+                    _(
+                        "{where}: {mnemonic} operands are {choices}; got {word}",
+                        where=where,
+                        mnemonic=mnemonic,
+                        choices=choices,
+                        word=repr(word),
+                    )
+                )
             low, high = spec[name]
             try:
                 number_value = int(value, 0)
             except ValueError:
                 number_value = None
             if not equals or number_value is None or not low <= number_value <= high:
-                limits = f"{low} to {high:#x}" if high > 9 else f"{low} or {high}"
-                raise ValueError(f"{where}: {name} must be an integer, {limits}")
+                limits = (
+                    _("{low} to {high}", low=low, high=f"{high:#x}")
+                    if high > 9
+                    else _("{low} or {high}", low=low, high=high)
+                )
+                raise ValueError(
+                    _(
+                        "{where}: {name} must be an integer, {limits}",
+                        where=where,
+                        name=name,
+                        limits=limits,
+                    )
+                )
             operands[name] = number_value
         if missing := [n for n in spec if n not in operands]:
-            raise ValueError(f"{where}: {mnemonic} needs {_allowed(f'{n}=' for n in missing)}")
+            needed = _allowed(f"{n}=" for n in missing)
+            raise ValueError(
+                _(
+                    "{where}: {mnemonic} needs {operands}",
+                    where=where,
+                    mnemonic=mnemonic,
+                    operands=needed,
+                )
+            )
         steps.append(ProgramLine(number, ring, mnemonic, tuple(operands.items()), " ".join(words)))
     return tuple(steps)
 
 
 # What each instruction reads or writes: (state field, label) and, for writes, the operand.
-_READS = {"PUSHF": ("if_flag", "IF"), "SGDT": ("gdt_base", "GDT base"), "SMSW": ("msw", "MSW")}
-_READS |= {"SIDT": ("idt_base", "IDT base"), "STR": ("tr", "TR"), "MOV_FROM_CR3": ("cr3", "CR3")}
-_READS |= {"CPUID": ("features", "CPUID features")}
-_WRITES = {"LGDT": ("gdt_base", "GDT base", "base"), "MOV_CR3": ("cr3", "CR3", "value")}
+_GDT_BASE, _IDT_BASE = N_("GDT base"), N_("IDT base")
+_READS = {"PUSHF": ("if_flag", "IF"), "SGDT": ("gdt_base", _GDT_BASE), "SMSW": ("msw", "MSW")}
+_READS |= {"SIDT": ("idt_base", _IDT_BASE), "STR": ("tr", "TR"), "MOV_FROM_CR3": ("cr3", "CR3")}
+_CPUID_FEATURES = N_("CPUID features")
+_READS |= {"CPUID": ("features", _CPUID_FEATURES)}
+_WRITES = {"LGDT": ("gdt_base", _GDT_BASE, "base"), "MOV_CR3": ("cr3", "CR3", "value")}
 _WRITES |= {"POPF": ("if_flag", "IF", "if")}
-_NOTES = {"HLT": "waits for the next interrupt"}
-_NOTES |= {"RDTSC": "reads the time-stamp counter", "INVLPG": "drops one TLB entry"}
-_NOTES |= {"SYSCALL": "enters the guest kernel's system-call handler"}
+_WORDS = {_GDT_BASE, _IDT_BASE, _CPUID_FEATURES}  # the labels in words, which are translated
+_NOTES = {"HLT": N_("waits for the next interrupt")}
+_NOTES |= {"RDTSC": N_("reads the time-stamp counter"), "INVLPG": N_("drops one TLB entry")}
+_NOTES |= {"SYSCALL": N_("enters the guest kernel's system-call handler")}
+
+
+def _label(label: str) -> str:
+    """A register's label in the course's language: "GDT base", "CR3"."""
+    return _(label) if label in _WORDS else label
 
 
 def _read(machine: _Machine, step: ProgramLine, label: str, value: int) -> str:
     machine.reads.append((step.line, label, value))
-    return f"reads {_show(label, value)}"
+    return _("reads {value}", value=_show(label, value))
 
 
 def _effect(step: ProgramLine, cpu: _Cpu, machine: _Machine, applies_if: bool) -> str:
-    """Perform `step` on `cpu`; return what it did. `applies_if`: a change to IF takes effect."""
+    """Perform `step` on `cpu`; return what it did, in the course's language. `applies_if`: a
+    change to IF takes effect."""
     name, ops = step.mnemonic, dict(step.operands)
     if name in ("CLI", "STI"):
         cpu.if_flag = int(name == "STI")
         return f"IF := {cpu.if_flag}"
     if name == "POPF" and not applies_if:
-        return "CPL > IOPL, so the CPU silently ignores the change to IF"
+        return _("CPL > IOPL, so the CPU silently ignores the change to IF")
     if name in _WRITES:
         attribute, label, operand = _WRITES[name]
         setattr(cpu, attribute, ops[operand])
-        return _show(label, ops[operand], ":=")
+        return _show(_label(label), ops[operand], ":=")
     if name in _READS:
         attribute, label = _READS[name]
-        return _read(machine, step, label, getattr(cpu, attribute))
+        return _read(machine, step, _label(label), getattr(cpu, attribute))
     if name == "IN":
-        return _read(machine, step, f"port {ops['port']:#x}", PORT_VALUES.get(ops["port"], 0xFF))
+        port = _("port {port}", port=f"{ops['port']:#x}")
+        return _read(machine, step, port, PORT_VALUES.get(ops["port"], 0xFF))
     if name == "OUT":
         machine.output.append((ops["port"], ops["value"]))
-        return f"writes {ops['value']:#x} to port {ops['port']:#x}"
-    return _NOTES.get(name, "innocuous")
+        return _(
+            "writes {value} to port {port}", value=f"{ops['value']:#x}", port=f"{ops['port']:#x}"
+        )
+    return _(_NOTES.get(name, N_("innocuous")))
 
 
 def _native_cycles(name: str) -> float:
@@ -301,35 +351,38 @@ def _native_cycles(name: str) -> float:
 
 
 def _kind(step: ProgramLine, technique: str) -> tuple[str, str]:
-    """(treatment kind, what happens) of `step` under `technique`: the model's treatment of the
-    instruction's event where it has one, the instruction's own rule otherwise."""
+    """(treatment kind, what happens, in the course's language) of `step` under `technique`: the
+    model's treatment of the instruction's event where it has one, the instruction's own rule
+    otherwise."""
     name, kernel = step.mnemonic, step.ring == "kernel"
     event = EVENT_OF_INSTRUCTION.get(name)
     if technique == "native":
-        return "native", "runs directly on the CPU"
+        return "native", _("runs directly on the CPU")
     # VT-x's controls hold in every ring; before it, only the kernel's code was the VMM's concern.
     if event and (
         kernel or event in ("instruction", "system-call") or technique == "hardware-assisted"
     ):
         chosen = techniques.treatment(technique, event)
         if name in chosen.not_equivalent:
-            return "direct", "runs directly on the real CPU, no trap"
-        return chosen.kind, chosen.how
+            return "direct", _("runs directly on the real CPU, no trap")
+        return chosen.kind, _(chosen.how)
     if technique == "hardware-assisted":
         if name in _SHADOW_EXITS:
-            return "exit-kernel", f"VM exit {_SHADOW_EXITS[name]}, the VMM emulates it"
-        return "direct", "runs directly in non-root mode on the guest's state"
+            reason = _(_SHADOW_EXITS[name])
+            return "exit-kernel", _("VM exit {reason}, the VMM emulates it", reason=reason)
+        return "direct", _("runs directly in non-root mode on the guest's state")
     if not kernel or X86[name].innocuous:
-        return "direct", "runs directly on the real CPU"
+        return "direct", _("runs directly on the real CPU")
     if technique == "binary-translation":
         if name in INLINE_CODE:
-            return "inline", "translated inline, acting on the virtual CPU"
-        return "callout", "translated to a callout, the VMM emulates it"
+            return "inline", _("translated inline, acting on the virtual CPU")
+        return "callout", _("translated to a callout, the VMM emulates it")
     if technique == "paravirtualization":
-        return PV_KERNEL[name]
+        kind, how = PV_KERNEL[name]
+        return kind, _(how)
     if X86[name].privileged:
-        return "trap", "traps to the VMM, which emulates it"
-    return "direct", "runs directly on the real CPU, no trap"
+        return "trap", _("traps to the VMM, which emulates it")
+    return "direct", _("runs directly on the real CPU, no trap")
 
 
 def _cycles(step: ProgramLine, technique: str, kind: str) -> float:
@@ -370,12 +423,13 @@ def _route(step: ProgramLine, technique: str) -> tuple[str, str, float, str]:
 
 def _fault(step: ProgramLine, technique: str, ring: int) -> Event:
     """A privileged instruction in ring 3: #GP, delivered to the guest kernel."""
-    how = "#GP: privileged in ring 3; delivered to the guest kernel"
     if technique in ("native", "hardware-assisted"):
         kind = "native" if technique == "native" else "direct"
         cost = FAULT["native" if technique == "native" else "hardware"]
-        return Event(step.line, step.text, ring, f"{how} by the CPU", kind, cost)
-    return Event(step.line, step.text, ring, f"{how} by the VMM", "trap", FAULT["software"])
+        how = _("#GP: privileged in ring 3; delivered to the guest kernel by the CPU")
+        return Event(step.line, step.text, ring, how, kind, cost)
+    how = _("#GP: privileged in ring 3; delivered to the guest kernel by the VMM")
+    return Event(step.line, step.text, ring, how, "trap", FAULT["software"])
 
 
 def _execute(steps: tuple[ProgramLine, ...], technique: str) -> tuple[list[Event], list[GuestView]]:
@@ -391,7 +445,7 @@ def _execute(steps: tuple[ProgramLine, ...], technique: str) -> tuple[list[Event
             cpu = machine.real if target == "real" else machine.virtual
             # The hardware changes IF on POPF only at CPL <= IOPL (0); emulation always does.
             applies_if = target == "emulated" or ring == 0
-            what = f"{how}: {_effect(step, cpu, machine, applies_if)}"
+            what = _("{how}: {effect}", how=how, effect=_effect(step, cpu, machine, applies_if))
             event = Event(step.line, step.text, ring, what, handler, cost)
         events.append(event)
         views.append(machine.view())
@@ -403,30 +457,38 @@ def _show(label: str, value: int, sign: str = "=") -> str:
 
 
 def _difference(native: GuestView, got: GuestView) -> str:
-    """How the guest's view `got` first differs from the native run's."""
+    """How the guest's view `got` first differs from the native run's, in the course's language."""
     if native.interrupt_flag != got.interrupt_flag:
-        return f"the guest's IF is {got.interrupt_flag}, natively {native.interrupt_flag}"
-    for (_, label, want), (_, _, have) in zip(native.reads, got.reads, strict=True):
+        return _(
+            "the guest's IF is {got}, natively {native}",
+            got=got.interrupt_flag,
+            native=native.interrupt_flag,
+        )
+    for (_line, label, want), (_same_line, _same_label, have) in zip(
+        native.reads, got.reads, strict=True
+    ):
         if want != have:
-            return f"natively the guest reads {_show(label, want)}"
+            return _("natively the guest reads {value}", value=_show(label, want))
     for name in ("gdt_base", "cr3", "output", "faults"):
         want, have = getattr(native, name), getattr(got, name)
         if want != have:
-            return f"the guest's {name} is {have}, natively {want}"
+            return _(
+                "the guest's {name} is {got}, natively {native}", name=name, got=have, native=want
+            )
     raise AssertionError("the views are equal")
 
 
 def run(program: str, technique: str) -> Result:
     """Run `program` under `technique` and compare it with the native run. Lesson 02."""
     if technique not in TECHNIQUES:
-        raise ValueError(f"technique must be one of {_allowed(TECHNIQUES)}; got {technique!r}")
+        raise not_one_of("technique", technique, TECHNIQUES)
     steps = parse(program)
-    _, native_views = _execute(steps, "native")
+    native_views = _execute(steps, "native")[1]
     events, views = _execute(steps, technique)
     divergence = None
     for step, event, want, got in zip(steps, events, native_views, views, strict=True):
         if want != got:
-            reason = f"{event.what}; {_difference(want, got)}"
+            reason = _("{what}; {difference}", what=event.what, difference=_difference(want, got))
             divergence = Divergence(step.line, step.text, reason)
             break
     start = _Machine().view()

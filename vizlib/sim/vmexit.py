@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
+from vizlib.i18n import N_, _
 from vizlib.sim import techniques
+from vizlib.sim.errors import not_an_integer, not_one_of
 from vizlib.sim.published import value
 from vizlib.sim.techniques import PROCESSORS, TREATMENT_KINDS
 
@@ -56,13 +58,15 @@ class Cpu:
 
     def __post_init__(self):
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}")
+            raise not_one_of("mode", self.mode, MODES)
 
 
 def vm_entry(cpu: Cpu, vmcs: Vmcs) -> tuple[Cpu, Vmcs]:
     """VMLAUNCH or VMRESUME: load the guest state, switch to non-root mode. Lesson 05."""
     if cpu.mode != "root":
-        raise ValueError(f"cpu.mode must be 'root' for a VM entry; got {cpu.mode!r}")
+        raise ValueError(
+            _("cpu.mode must be 'root' for a VM entry; got {mode}", mode=repr(cpu.mode))
+        )
     return Cpu("non-root", vmcs.guest), replace(vmcs, launched=True)
 
 
@@ -75,7 +79,9 @@ def vm_exit(
     such as an interrupt), so the hypervisor can step the guest past it.
     """
     if cpu.mode != "non-root":
-        raise ValueError(f"cpu.mode must be 'non-root' for a VM exit; got {cpu.mode!r}")
+        raise ValueError(
+            _("cpu.mode must be 'non-root' for a VM exit; got {mode}", mode=repr(cpu.mode))
+        )
     _reason("reason", reason)
     saved = replace(
         vmcs,
@@ -101,11 +107,15 @@ class WorldSwitch:
     """One VM exit plus one VM entry on a processor generation, hardware only. Lesson 05."""
 
     cpu: str
-    description: str
     seconds: float
     exit_cycles: float | None
     entry_cycles: float | None
     source: str
+
+    @property
+    def description(self) -> str:
+        """The processor in one line, in the course's language."""
+        return PROCESSORS[self.cpu].description
 
 
 def _switch(cpu: str) -> WorldSwitch:
@@ -113,7 +123,6 @@ def _switch(cpu: str) -> WorldSwitch:
     exit_cycles, entry_cycles = value(f"{cpu}.pf-exit"), value(f"{cpu}.vm-entry")
     return WorldSwitch(
         cpu,
-        PROCESSORS[cpu].description,
         (exit_cycles + entry_cycles) / PROCESSORS[cpu].clock_hz,  # derived
         exit_cycles,
         entry_cycles,
@@ -128,7 +137,6 @@ WORLD_SWITCHES = {
     "core2": _switch("core2"),
     "modern": WorldSwitch(
         "modern",
-        PROCESSORS["modern"].description,
         _SWITCH_US * 1e-6,
         None,
         None,
@@ -171,80 +179,88 @@ EXIT_REASONS = {
         ExitReason(
             "EXCEPTION_NMI",
             0,
-            "an exception the hypervisor intercepts",
+            N_("an exception the hypervisor intercepts"),
             _handler_us("exception"),
             _TABLE1,
         ),
         ExitReason(
             "EXTERNAL_INTERRUPT",
             1,
-            "a host device interrupts while the guest runs",
+            N_("a host device interrupts while the guest runs"),
             _SIMPLE_US,
             _AS_CPUID,
         ),
-        ExitReason("CPUID", 10, "the guest executes CPUID", _SIMPLE_US, _TABLE1),
+        ExitReason("CPUID", 10, N_("the guest executes CPUID"), _SIMPLE_US, _TABLE1),
         ExitReason(
             "HLT",
             12,
-            "the guest halts, waiting for an interrupt (the time it sleeps is not counted)",
+            N_("the guest halts, waiting for an interrupt (the time it sleeps is not counted)"),
             _SIMPLE_US,
             _AS_CPUID,
         ),
-        ExitReason("VMCALL", 18, "the guest makes a hypercall", _handler_us("hypercall"), _TABLE1),
+        ExitReason(
+            "VMCALL", 18, N_("the guest makes a hypercall"), _handler_us("hypercall"), _TABLE1
+        ),
         ExitReason(
             "CR_ACCESS",
             28,
-            "the guest touches an intercepted control register (loads CR3, under shadow paging)",
+            N_(
+                "the guest touches an intercepted control register (loads CR3, under shadow paging)"
+            ),
             _SIMPLE_US,
             _AS_CPUID,
         ),
         ExitReason(
             "IO_INSTRUCTION",
             30,
-            "the guest executes IN or OUT on an emulated device (handled in user space)",
+            N_("the guest executes IN or OUT on an emulated device (handled in user space)"),
             _handler_us("PIO"),
             _TABLE1,
         ),
-        ExitReason("MSR_READ", 31, "the guest executes RDMSR", _handler_us("MSR access"), _TABLE1),
-        ExitReason("MSR_WRITE", 32, "the guest executes WRMSR", _handler_us("MSR access"), _TABLE1),
+        ExitReason(
+            "MSR_READ", 31, N_("the guest executes RDMSR"), _handler_us("MSR access"), _TABLE1
+        ),
+        ExitReason(
+            "MSR_WRITE", 32, N_("the guest executes WRMSR"), _handler_us("MSR access"), _TABLE1
+        ),
         ExitReason(
             "EPT_VIOLATION",
             48,
-            "the guest touches a guest-physical page the EPT does not map",
+            N_("the guest touches a guest-physical page the EPT does not map"),
             # assumption: filling in a missing second-level entry costs what shadow paging adds
             # to a page fault: PVM paper, 0.93 us (kvm-spt) - 0.15 us (kvm-ept).
             value("kvm-spt.page-fault") - value("kvm-ept.page-fault") - _SWITCH_US,
             "assumption: PVM paper page fault, kvm-spt minus kvm-ept, minus the world switch",
         ),
-        ExitReason("OTHERS", None, "every other reason together", _SIMPLE_US, _AS_CPUID),
+        ExitReason("OTHERS", None, N_("every other reason together"), _SIMPLE_US, _AS_CPUID),
     )
 }
 
-_PERF = "perf kvm stat on a Linux guest (kvm@vger, 2019-10-15)"
+_PERF = N_("perf kvm stat on a Linux guest (kvm@vger, 2019-10-15)")
 # Each mix: reason -> share of exits, and its source.
 _LINUX_GUEST = {r: value(f"kvm-stat.{r}") for r in ("HLT", "VMCALL", "MSR_WRITE", "EPT_VIOLATION")}
 # Each mix: reason -> share of exits, and its source.
 EXIT_MIXES = {
     # derived: OTHERS is what is left, each other reason below 1.3 %.
-    "linux guest": (_LINUX_GUEST | {"OTHERS": 1 - sum(_LINUX_GUEST.values())}, _PERF),
-    "emulated network card": (
+    N_("linux guest"): (_LINUX_GUEST | {"OTHERS": 1 - sum(_LINUX_GUEST.values())}, _PERF),
+    N_("emulated network card"): (
         {"IO_INSTRUCTION": 0.6, "EXTERNAL_INTERRUPT": 0.2, "HLT": 0.1, "OTHERS": 0.1},
-        "illustrative: a guest driving an emulated device register by register",
+        N_("illustrative: a guest driving an emulated device register by register"),
     ),
-    "CPUID loop": ({"CPUID": 1.0}, "a microbenchmark, as in the PVM paper's Table 1"),
+    N_("CPUID loop"): ({"CPUID": 1.0}, N_("a microbenchmark, as in the PVM paper's Table 1")),
 }
 MAX_EXITS = 10_000
 
 
 def _reason(parameter: str, reason) -> str:
     if reason not in EXIT_REASONS:
-        raise ValueError(f"{parameter} must be one of {', '.join(EXIT_REASONS)}; got {reason!r}")
+        raise not_one_of(parameter, reason, EXIT_REASONS)
     return reason
 
 
 def _cpu(cpu) -> WorldSwitch:
     if cpu not in WORLD_SWITCHES:
-        raise ValueError(f"cpu must be one of {', '.join(CPUS)}; got {cpu!r}")
+        raise not_one_of("cpu", cpu, CPUS)
     return WORLD_SWITCHES[cpu]
 
 
@@ -257,17 +273,24 @@ def mix_shares(mix: str | Mapping[str, float]) -> dict[str, float]:
     """A mix by name (EXIT_MIXES) or as {reason: weight}, as shares summing to 1. Lesson 05."""
     if isinstance(mix, str):
         if mix not in EXIT_MIXES:
-            raise ValueError(f"mix must be one of {', '.join(EXIT_MIXES)}; got {mix!r}")
+            raise not_one_of("mix", mix, EXIT_MIXES)
         mix = EXIT_MIXES[mix][0]
     if not isinstance(mix, Mapping) or not mix:
-        raise ValueError(f"mix must be a name or a non-empty {{reason: weight}}; got {mix!r}")
+        raise ValueError(
+            _(
+                "mix must be a name or a non-empty {{reason: weight}}; got {mix}",
+                mix=repr(mix),
+            )
+        )
     for reason, weight in mix.items():
         _reason("mix reasons", reason)
         if isinstance(weight, bool) or not isinstance(weight, Real) or not 0 <= weight < math.inf:
-            raise ValueError(f"mix weights must be finite numbers >= 0; got {weight!r}")
+            raise ValueError(
+                _("mix weights must be finite numbers >= 0; got {weight}", weight=repr(weight))
+            )
     total = sum(mix.values())
     if total <= 0:
-        raise ValueError("mix weights must not all be zero")
+        raise ValueError(_("mix weights must not all be zero"))
     return {reason: weight / total for reason, weight in mix.items()}
 
 
@@ -335,10 +358,15 @@ def simulate(
     shares = mix_shares(mix)
     switch = _cpu(cpu)
     if isinstance(exits, bool) or not isinstance(exits, Integral) or not 1 <= exits <= MAX_EXITS:
-        raise ValueError(f"exits must be an integer from 1 to {MAX_EXITS}; got {exits!r}")
+        raise not_an_integer("exits", exits, 1, MAX_EXITS)
     run = mean_run_us
     if isinstance(run, bool) or not isinstance(run, Real) or not 0 < run < math.inf:
-        raise ValueError(f"mean_run_us must be a positive finite number; got {mean_run_us!r}")
+        raise ValueError(
+            _(
+                "mean_run_us must be a positive finite number; got {value}",
+                value=repr(mean_run_us),
+            )
+        )
     rng = random.Random(seed)
     reasons = rng.choices(list(shares), weights=list(shares.values()), k=exits)
     segments, now = [], 0.0
@@ -368,10 +396,13 @@ GUEST_EVENTS = {
     techniques.EVENTS[e].does: tuple(_exit(_TECHNIQUE_OF_PAGING[p], e) for p in PAGING)
     for e in techniques.EVENTS
 } | {
-    "writes a model-specific register (WRMSR)": ("MSR_WRITE", "MSR_WRITE"),
-    "makes a hypercall (VMCALL)": ("VMCALL", "VMCALL"),
+    N_("writes a model-specific register (WRMSR)"): ("MSR_WRITE", "MSR_WRITE"),
+    N_("makes a hypercall (VMCALL)"): ("VMCALL", "VMCALL"),
     # Under shadow paging the shadow entry is missing too: a page fault the hypervisor takes.
-    "touches a guest-physical page the host has not backed yet": ("EPT_VIOLATION", "EXCEPTION_NMI"),
+    N_("touches a guest-physical page the host has not backed yet"): (
+        "EPT_VIOLATION",
+        "EXCEPTION_NMI",
+    ),
 }
 _IN_KERNEL = TREATMENT_KINDS["exit-kernel"].name.en
 # Where KVM handles each exit of GUEST_EVENTS with EPT, in the model's words.
@@ -389,8 +420,7 @@ def exit_reason(event: str, paging: str = "ept") -> str | None:
     Lesson 05. EXCEPTION_NMI is the exit of an intercepted exception, here a page fault.
     """
     if event not in GUEST_EVENTS:
-        allowed = ", ".join(map(repr, GUEST_EVENTS))
-        raise ValueError(f"event must be one of {allowed}; got {event!r}")
+        raise not_one_of("event", event, map(repr, GUEST_EVENTS))
     if paging not in PAGING:
-        raise ValueError(f"paging must be one of {', '.join(PAGING)}; got {paging!r}")
+        raise not_one_of("paging", paging, PAGING)
     return GUEST_EVENTS[event][PAGING.index(paging)]

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vizlib.i18n import N_, _
+from vizlib.sim.errors import not_a_bool
+
 
 @dataclass(frozen=True)
 class GuestType:
@@ -33,73 +36,87 @@ class GuestType:
     privileged_instructions: str  # what happens when the guest kernel does privileged work
 
     def row(self) -> tuple:
-        """The guest type as a table row under GUEST_COLUMNS."""
-        model = self.device_model or "none"
-        return (self.name, self.xl_type, self.kernel, self.needs_vtx, model, self.disk_and_network)
+        """The guest type as a table row under GUEST_COLUMNS, in the course's language."""
+        model = _(self.device_model) if self.device_model else _("none")
+        kernel, disk_and_network = _(self.kernel), _(self.disk_and_network)
+        return (self.name, self.xl_type, kernel, self.needs_vtx, model, disk_and_network)
 
 
 GUEST_TYPES = (
     GuestType(
         name="PV",
         xl_type="pv",
-        kernel="Xen-aware: calls Xen (hypercalls) instead of touching page tables, interrupts, "
-        "the CPU's control state",
+        kernel=N_(
+            "Xen-aware: calls Xen (hypercalls) instead of touching page tables, interrupts, "
+            "the CPU's control state"
+        ),
         kernel_unchanged=False,
         needs_vtx=False,
         device_model=None,
-        disk_and_network="PV frontends (blkfront, netfront) to Dom0's backends",
-        boot="Xen loads the guest kernel directly (kernel=), or a bootloader finds it (pygrub in "
-        "Dom0, pvgrub in the guest)",
-        privileged_instructions="the kernel runs deprivileged (ring 1 on 32-bit x86, ring 3 on "
-        "64-bit) and asks Xen by hypercall; Xen checks every page-table update",
+        disk_and_network=N_("PV frontends (blkfront, netfront) to Dom0's backends"),
+        boot=N_(
+            "Xen loads the guest kernel directly (kernel=), or a bootloader finds it (pygrub "
+            "in Dom0, pvgrub in the guest)"
+        ),
+        privileged_instructions=N_(
+            "the kernel runs deprivileged (ring 1 on 32-bit x86, ring 3 on "
+            "64-bit) and asks Xen by hypercall; Xen checks every page-table update"
+        ),
     ),
     GuestType(
         name="PVH",
         xl_type="pvh",
-        kernel="PVH-aware: boots at Xen's PVH entry point, uses PV drivers and event channels",
+        kernel=N_("PVH-aware: boots at Xen's PVH entry point, uses PV drivers and event channels"),
         kernel_unchanged=False,
         needs_vtx=True,
         device_model=None,
-        disk_and_network="PV frontends to Dom0's backends; no emulated devices",
-        boot="Xen loads the guest kernel directly (kernel=), or a bootloader; no BIOS",
-        privileged_instructions="the kernel runs in non-root ring 0 with its own page tables "
-        "(hardware-assisted paging), like an HVM guest",
+        disk_and_network=N_("PV frontends to Dom0's backends; no emulated devices"),
+        boot=N_("Xen loads the guest kernel directly (kernel=), or a bootloader; no BIOS"),
+        privileged_instructions=N_(
+            "the kernel runs in non-root ring 0 with its own page tables "
+            "(hardware-assisted paging), like an HVM guest"
+        ),
     ),
     GuestType(
         name="PVHVM",
         xl_type="hvm",
-        kernel="unmodified, with PV drivers added (built into Linux, installable on Windows)",
+        kernel=N_("unmodified, with PV drivers added (built into Linux, installable on Windows)"),
         kernel_unchanged=True,
         needs_vtx=True,
-        device_model="QEMU in Dom0 or a stub domain (for boot; emulated disk and NIC unplugged "
-        "once the PV drivers load)",
-        disk_and_network="PV frontends to Dom0's backends once booted",
-        boot="emulated BIOS or UEFI firmware, as a PC",
-        privileged_instructions="the kernel runs in non-root ring 0; VT-x / AMD-V trap what "
-        "Xen must see (VM exits)",
+        device_model=N_(
+            "QEMU in Dom0 or a stub domain (for boot; emulated disk and NIC unplugged "
+            "once the PV drivers load)"
+        ),
+        disk_and_network=N_("PV frontends to Dom0's backends once booted"),
+        boot=N_("emulated BIOS or UEFI firmware, as a PC"),
+        privileged_instructions=N_(
+            "the kernel runs in non-root ring 0; VT-x / AMD-V trap what Xen must see (VM exits)"
+        ),
     ),
     GuestType(
         name="HVM",
         xl_type="hvm",
-        kernel="any unmodified OS (e.g. Windows)",
+        kernel=N_("any unmodified OS (e.g. Windows)"),
         kernel_unchanged=True,
         needs_vtx=True,
-        device_model="QEMU in Dom0 or a stub domain",
-        disk_and_network="emulated by QEMU (IDE disk, e1000 or RTL8139 NIC); each register "
-        "access is a VM exit",
-        boot="emulated BIOS or UEFI firmware, as a PC",
-        privileged_instructions="the kernel runs in non-root ring 0; VT-x / AMD-V trap what "
-        "Xen must see (VM exits)",
+        device_model=N_("QEMU in Dom0 or a stub domain"),
+        disk_and_network=N_(
+            "emulated by QEMU (IDE disk, e1000 or RTL8139 NIC); each register access is a VM exit"
+        ),
+        boot=N_("emulated BIOS or UEFI firmware, as a PC"),
+        privileged_instructions=N_(
+            "the kernel runs in non-root ring 0; VT-x / AMD-V trap what Xen must see (VM exits)"
+        ),
     ),
 )
 NAMES = tuple(g.name for g in GUEST_TYPES)
 GUEST_COLUMNS = (
-    "Type",
-    "type =",
-    "Guest kernel",
-    "Needs VT-x / AMD-V",
-    "Device model",
-    "Disk and network",
+    N_("Type"),
+    N_("type ="),
+    N_("Guest kernel"),
+    N_("Needs VT-x / AMD-V"),
+    N_("Device model"),
+    N_("Disk and network"),
 )
 
 
@@ -121,7 +138,7 @@ def suitable(
     }
     for name, value in flags.items():
         if not isinstance(value, bool):
-            raise ValueError(f"{name} must be True or False; got {value!r}")
+            raise not_a_bool(name, value)
     return tuple(
         g.name
         for g in GUEST_TYPES
@@ -134,16 +151,16 @@ def suitable(
 
 # Typical constraints, as arguments of `suitable`.
 EXAMPLES = {
-    "Linux on an old CPU without VT-x": dict(
+    N_("Linux on an old CPU without VT-x"): dict(
         kernel_can_change=True, has_vtx=False, device_model_allowed=True, needs_fast_io=True
     ),
-    "Linux, VT-x, no QEMU allowed": dict(
+    N_("Linux, VT-x, no QEMU allowed"): dict(
         kernel_can_change=True, has_vtx=True, device_model_allowed=False, needs_fast_io=True
     ),
-    "Windows, fast disk and network": dict(
+    N_("Windows, fast disk and network"): dict(
         kernel_can_change=False, has_vtx=True, device_model_allowed=True, needs_fast_io=True
     ),
-    "Windows, no QEMU allowed": dict(
+    N_("Windows, no QEMU allowed"): dict(
         kernel_can_change=False, has_vtx=True, device_model_allowed=False, needs_fast_io=False
     ),
 }
@@ -152,43 +169,46 @@ EXAMPLES = {
 # Linux as an RFC in 2024 and not merged; xl.cfg(5) for Xen's schedulers).
 XEN_AND_KVM = (
     (
-        "What is the hypervisor?",
-        "Xen, a small kernel of its own on the bare metal (type 1)",
-        "Linux itself, with the kvm.ko module (type 1 or 2: argued, lesson 01)",
+        N_("What is the hypervisor?"),
+        N_("Xen, a small kernel of its own on the bare metal (type 1)"),
+        N_("Linux itself, with the kvm.ko module (type 1 or 2: argued, lesson 01)"),
     ),
     (
-        "Who schedules the vCPUs?",
-        "Xen's own scheduler (credit, credit2)",
-        "Linux's scheduler: each vCPU is a thread of a QEMU process",
+        N_("Who schedules the vCPUs?"),
+        N_("Xen's own scheduler (credit, credit2)"),
+        N_("Linux's scheduler: each vCPU is a thread of a QEMU process"),
     ),
     (
-        "Who owns the memory?",
-        "Xen, which gives each domain its pages",
-        "Linux: guest memory is memory of the QEMU process",
+        N_("Who owns the memory?"),
+        N_("Xen, which gives each domain its pages"),
+        N_("Linux: guest memory is memory of the QEMU process"),
     ),
     (
-        "Where do the device drivers live?",
-        "in Dom0's kernel (or in a driver domain)",
-        "in the host's Linux kernel",
+        N_("Where do the device drivers live?"),
+        N_("in Dom0's kernel (or in a driver domain)"),
+        N_("in the host's Linux kernel"),
     ),
     (
-        "What is the privileged OS?",
-        "Dom0: itself a virtual machine that Xen schedules; its toolstack (xl) creates the others",
-        "the host: the same Linux that is the hypervisor",
+        N_("What is the privileged OS?"),
+        N_(
+            "Dom0: itself a virtual machine that Xen schedules; its toolstack (xl) creates the "
+            "others"
+        ),
+        N_("the host: the same Linux that is the hypervisor"),
     ),
     (
-        "Paravirtual I/O",
-        "split drivers: frontend, backend, shared ring, grant table, event channel",
-        "virtio: virtqueues, with backends in QEMU or the host kernel (vhost)",
+        N_("Paravirtual I/O"),
+        N_("split drivers: frontend, backend, shared ring, grant table, event channel"),
+        N_("virtio: virtqueues, with backends in QEMU or the host kernel (vhost)"),
     ),
     (
-        "Emulated devices for unmodified guests",
-        "QEMU in Dom0 or in a stub domain",
-        "QEMU, a process in the host's user space",
+        N_("Emulated devices for unmodified guests"),
+        N_("QEMU in Dom0 or in a stub domain"),
+        N_("QEMU, a process in the host's user space"),
     ),
     (
-        "Needs VT-x / AMD-V?",
-        "not for PV guests; yes for PVH, PVHVM and HVM",
-        "yes on x86 (PVM, lesson 07, does without, but is not part of Linux)",
+        N_("Needs VT-x / AMD-V?"),
+        N_("not for PV guests; yes for PVH, PVHVM and HVM"),
+        N_("yes on x86 (PVM, lesson 07, does without, but is not part of Linux)"),
     ),
 )

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from numbers import Integral
 from types import MappingProxyType
 
+from vizlib.i18n import N_, _
 from vizlib.sim import costmodel
+from vizlib.sim.errors import not_an_integer, not_one_of
 from vizlib.sim.xenring import BLOCK_RING_SIZE, NETWORK_RING_SIZE
 
 RING_SIZES = tuple(1 << k for k in range(9))  # 1 to 256: a network ring's 256 is the largest
@@ -44,7 +46,7 @@ EMULATED_ACCESSES_PER_REQUEST = 5
 
 def _integer(name: str, value, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}; got {value!r}")
+        raise not_an_integer(name, value, low, high)
     return int(value)
 
 
@@ -62,31 +64,37 @@ class Device:
 
     def __post_init__(self):
         if self.ring_size not in RING_SIZES:
-            allowed = ", ".join(map(str, RING_SIZES))
-            raise ValueError(f"ring_size must be one of {allowed}; got {self.ring_size!r}")
+            raise not_one_of("ring_size", self.ring_size, RING_SIZES)
         p, mean = self.burst_probability, self.burst_mean
         if isinstance(p, bool) or not isinstance(p, int | float) or not 0 < p <= 1:
-            raise ValueError(f"burst_probability must be a number above 0, at most 1; got {p!r}")
+            raise ValueError(
+                _(
+                    "burst_probability must be a number above 0, at most 1; got {value}",
+                    value=repr(p),
+                )
+            )
         if isinstance(mean, bool) or not isinstance(mean, int | float) or not 1 <= mean <= 1000:
-            raise ValueError(f"burst_mean must be a number from 1 to 1000; got {mean!r}")
+            raise ValueError(
+                _("burst_mean must be a number from 1 to 1000; got {value}", value=repr(mean))
+            )
         _integer("io_ticks", self.io_ticks, 0, 1000)
         _integer("wake_ticks", self.wake_ticks, 0, 1000)
 
 
 DEVICES = MappingProxyType(
     {
-        "block": Device(
+        N_("block"): Device(
             "block",
-            "a disk: bursts of reads and writes, each answered 6 ticks after it starts",
+            N_("a disk: bursts of reads and writes, each answered 6 ticks after it starts"),
             ring_size=BLOCK_RING_SIZE,  # derived from blkif.h: 32 slots
             burst_probability=0.05,  # assumption: a burst every 20 ticks on average
             burst_mean=8.0,  # assumption: read-ahead or write-back clusters of ~8 requests
             io_ticks=6,  # assumption: a disk answers in 6 ticks
             wake_ticks=1,  # assumption: an event is handled a tick after it is sent
         ),
-        "network": Device(
+        N_("network"): Device(
             "network",
-            "a network card sending packets: long bursts, answered at once",
+            N_("a network card sending packets: long bursts, answered at once"),
             ring_size=NETWORK_RING_SIZE,  # derived from netif.h: 256 slots
             burst_probability=0.04,  # assumption: a burst every 25 ticks on average
             burst_mean=16.0,  # assumption: a TCP window's worth of packets
@@ -149,14 +157,14 @@ class RingRun:
 
 
 RUN_COLUMNS = (
-    "Ring",
-    "Batch",
-    "Pushes",
-    "Notifications to Dom0",
-    "Notifications to DomU",
-    "Notifications per request",
-    "Ring-full stall ticks",
-    "Mean latency (ticks)",
+    N_("Ring"),
+    N_("Batch"),
+    N_("Pushes"),
+    N_("Notifications to Dom0"),
+    N_("Notifications to DomU"),
+    N_("Notifications per request"),
+    N_("Ring-full stall ticks"),
+    N_("Mean latency (ticks)"),
 )
 
 
@@ -164,7 +172,13 @@ def _device(device: str | Device) -> Device:
     if isinstance(device, Device):
         return device
     if device not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)} or a Device; got {device!r}")
+        raise ValueError(
+            _(
+                "device must be one of {allowed} or a Device; got {value}",
+                allowed=", ".join(DEVICES),
+                value=repr(device),
+            )
+        )
     return DEVICES[device]
 
 
@@ -213,9 +227,7 @@ def simulate(
     dev = _device(device)
     size = dev.ring_size if ring_size is None else ring_size
     if size not in RING_SIZES:
-        raise ValueError(
-            f"ring_size must be one of {', '.join(map(str, RING_SIZES))}; got {size!r}"
-        )
+        raise not_one_of("ring_size", size, RING_SIZES)
     batch = _integer("batch", batch, 1, MAX_BATCH)
     requests = _integer("requests", requests, 1, MAX_REQUESTS)
     seed = _integer("seed", seed, 0, 2**32 - 1)
@@ -341,11 +353,11 @@ class IoOverhead:
 
 
 OVERHEAD_COLUMNS = (
-    "CPU",
-    "Notifications per request",
-    "Split driver (cycles)",
-    "Emulated device (cycles)",
-    "Emulated / split",
+    N_("CPU"),
+    N_("Notifications per request"),
+    N_("Split driver (cycles)"),
+    N_("Emulated device (cycles)"),
+    N_("Emulated / split"),
 )
 
 
@@ -356,8 +368,10 @@ def overhead_per_request(notifications_per_request: float, cpu: str = "modern") 
         0 < notifications_per_request <= 2
     ):
         raise ValueError(
-            "notifications_per_request must be a number above 0 and at most 2; "
-            f"got {notifications_per_request!r}"
+            _(
+                "notifications_per_request must be a number above 0 and at most 2; got {value}",
+                value=repr(notifications_per_request),
+            )
         )
     native = costmodel.event_costs("native", cpu)["io_operations"]
     # derived: what an emulated register access adds (VM exit, device model) to a native one.

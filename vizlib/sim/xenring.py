@@ -22,6 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from numbers import Integral
 
+from vizlib.i18n import N_, _
+from vizlib.sim.errors import not_an_integer
+
 INDEX_BITS = 32  # ring.h: typedef unsigned int RING_IDX
 INDEX_MODULUS = 1 << INDEX_BITS
 MAX_INDEX = INDEX_MODULUS - 1
@@ -84,26 +87,39 @@ def slots_per_page(slot_bytes: int, page_bytes: int = PAGE_BYTES) -> int:
     """
     for name, value in (("slot_bytes", slot_bytes), ("page_bytes", page_bytes)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+            raise ValueError(
+                _(
+                    "{parameter} must be a positive integer; got {value}",
+                    parameter=name,
+                    value=repr(value),
+                )
+            )
     fit = (page_bytes - HEADER_BYTES) // slot_bytes
     if fit < 1:
         raise ValueError(
-            f"slot_bytes must leave room for one slot after the {HEADER_BYTES}-byte header of a "
-            f"{page_bytes}-byte page; got {slot_bytes}"
+            _(
+                "slot_bytes must leave room for one slot after the {header}-byte header of a "
+                "{page}-byte page; got {value}",
+                header=HEADER_BYTES,
+                page=page_bytes,
+                value=slot_bytes,
+            )
         )
     return 1 << (fit.bit_length() - 1)
 
 
 def _index(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value <= MAX_INDEX:
-        raise ValueError(f"{name} must be an integer from 0 to 2**32 - 1; got {value!r}")
+        raise not_an_integer(name, value, 0, "2**32 - 1")
     return int(value)
 
 
 def _size(size) -> int:
     valid = isinstance(size, Integral) and not isinstance(size, bool)
     if not valid or not 1 <= size <= MAX_RING_SIZE or size & (size - 1):
-        raise ValueError(f"size must be a power of two from 1 to 2**31; got {size!r}")
+        raise ValueError(
+            _("size must be a power of two from 1 to 2**31; got {value}", value=repr(size))
+        )
     return int(size)
 
 
@@ -174,8 +190,12 @@ class RingState:
         """The frontend writes one request into the next slot; the backend cannot see it yet."""
         if self.full:
             raise RingError(
-                f"the ring is full: {self.outstanding} requests outstanding in {self.size} slots; "
-                "consume responses first"
+                _(
+                    "the ring is full: {outstanding} requests outstanding in {size} slots; "
+                    "consume responses first",
+                    outstanding=self.outstanding,
+                    size=self.size,
+                )
             )
         return self._with(req_prod_pvt=wrap(self.req_prod_pvt + 1))
 
@@ -188,7 +208,7 @@ class RingState:
     def consume_response(self) -> RingState:
         """The frontend takes the next response; its request's slot becomes free."""
         if not self.unconsumed_responses:
-            raise RingError("no unconsumed response: rsp_cons has reached rsp_prod")
+            raise RingError(_("no unconsumed response: rsp_cons has reached rsp_prod"))
         return self._with(rsp_cons=wrap(self.rsp_cons + 1))
 
     def final_check_for_responses(self) -> tuple[RingState, bool]:
@@ -221,13 +241,13 @@ class RingState:
     def consume_request(self) -> RingState:
         """The backend takes the next request (req_cons + 1)."""
         if not self.unconsumed_requests:
-            raise RingError("no unconsumed request: req_cons has reached req_prod")
+            raise RingError(_("no unconsumed request: req_cons has reached req_prod"))
         return self._with(req_cons=wrap(self.req_cons + 1))
 
     def queue_response(self) -> RingState:
         """The backend writes the response to its oldest unanswered request into that slot."""
         if not self.in_progress:
-            raise RingError("no request to answer: rsp_prod_pvt has reached req_cons")
+            raise RingError(_("no request to answer: rsp_prod_pvt has reached req_cons"))
         return self._with(rsp_prod_pvt=wrap(self.rsp_prod_pvt + 1))
 
     def push_responses(self) -> tuple[RingState, bool]:
@@ -281,12 +301,12 @@ class RingState:
 
 # What a slot can hold, from the frontend writing a request to it taking the response back.
 SLOT_STATES = (
-    "free",
-    "request (unpushed)",
-    "request",
-    "in progress",
-    "response (unpushed)",
-    "response",
+    N_("free"),
+    N_("request (unpushed)"),
+    N_("request"),
+    N_("in progress"),
+    N_("response (unpushed)"),
+    N_("response"),
 )
 SHARED_INDICES = ("req_prod", "req_event", "rsp_prod", "rsp_event")
 FRONTEND_INDICES = ("req_prod_pvt", "rsp_cons")
@@ -315,8 +335,14 @@ class RequestStep:
 
 def _minus(later: int, earlier: int) -> str:
     """`later - earlier = d`, saying "mod 2**32" when the subtraction wraps."""
-    wrapped = " (mod 2**32)" if later < earlier else ""
+    wrapped = _(" (mod 2**32)") if later < earlier else ""
     return f"{later} - {earlier} = {distance(later, earlier)}{wrapped}"
+
+
+# Who acts in each step of a request (nodes of `vizlib.diagrams.split_driver`), and where: its
+# domain, or the hardware.
+ACTORS = (N_("frontend"), N_("backend"), N_("xen"), N_("disk"))
+DOMAINS = (N_("DomU"), N_("Dom0"), N_("Xen"), N_("hardware"))
 
 
 def one_request(
@@ -325,7 +351,8 @@ def one_request(
     """The events of one disk read through an idle split driver, step by step. Lesson 09.
 
     Starts from `RingState.at(size, start)`; a `start` near 2**32 shows the indices wrapping.
-    `grant_ref` is the grant reference the frontend puts in its request.
+    `grant_ref` is the grant reference the frontend puts in its request. The actions and details
+    are in the course's language; `actor` and `domain` stay keys (ACTORS, DOMAINS).
     """
     _index("grant_ref", grant_ref)
     s0 = RingState.at(size, start)
@@ -339,9 +366,12 @@ def one_request(
     add(
         "frontend",
         "DomU",
-        "grant the data page",
-        f"blkfront writes an entry of its own grant table: grant reference {grant_ref} lets Dom0 "
-        "write one page of the guest's memory, the buffer the disk will fill. No hypercall.",
+        _("grant the data page"),
+        _(
+            "blkfront writes an entry of its own grant table: grant reference {grant} lets Dom0 "
+            "write one page of the guest's memory, the buffer the disk will fill. No hypercall.",
+            grant=grant_ref,
+        ),
         s0,
         (("frontend", "grant"),),
     )
@@ -349,10 +379,17 @@ def one_request(
     add(
         "frontend",
         "DomU",
-        "write the request",
-        f"blkfront writes request {{id 0, read, sector 2048, grant {grant_ref}}} into slot "
-        f"{where} = {i} & {size - 1}; req_prod_pvt {i} -> {s1.req_prod_pvt}. Dom0 cannot see it "
-        "yet.",
+        _("write the request"),
+        _(
+            "blkfront writes request {{id 0, read, sector 2048, grant {grant}}} into slot "
+            "{slot} = {index} & {mask}; req_prod_pvt {index} -> {after}. Dom0 cannot see it "
+            "yet.",
+            grant=grant_ref,
+            slot=where,
+            index=i,
+            mask=size - 1,
+            after=s1.req_prod_pvt,
+        ),
         s1,
         (("frontend", "ring"),),
     )
@@ -360,22 +397,30 @@ def one_request(
     add(
         "frontend",
         "DomU",
-        "push",
-        f"After a write barrier, req_prod {i} -> {s2.req_prod}: the request is now visible in "
-        "the shared page.",
+        _("push"),
+        _(
+            "After a write barrier, req_prod {index} -> {after}: the request is now visible in "
+            "the shared page.",
+            index=i,
+            after=s2.req_prod,
+        ),
         s2,
         (("frontend", "ring"),),
+    )
+    verdict = (
+        _("the backend is asleep and asked to be woken by this request, so notify.")
+        if notify
+        else _("the backend is busy and will find the request by itself, so stay quiet.")
     )
     add(
         "frontend",
         "DomU",
-        "check whether to notify",
-        f"new - req_event = {_minus(s2.req_prod, s2.req_event)} < new - old = "
-        f"{_minus(s2.req_prod, i)}: "
-        + (
-            "the backend is asleep and asked to be woken by this request, so notify."
-            if notify
-            else "the backend is busy and will find the request by itself, so stay quiet."
+        _("check whether to notify"),
+        _(
+            "new - req_event = {to_event} < new - old = {pushed}: {verdict}",
+            to_event=_minus(s2.req_prod, s2.req_event),
+            pushed=_minus(s2.req_prod, i),
+            verdict=verdict,
         ),
         s2,
         notify=notify,
@@ -383,9 +428,11 @@ def one_request(
     add(
         "xen",
         "Xen",
-        "event channel",
-        "blkfront's EVTCHNOP_send hypercall: Xen marks the event channel's port pending in Dom0 "
-        "and delivers it as a virtual interrupt (an upcall) to Dom0's kernel.",
+        _("event channel"),
+        _(
+            "blkfront's EVTCHNOP_send hypercall: Xen marks the event channel's port pending in "
+            "Dom0 and delivers it as a virtual interrupt (an upcall) to Dom0's kernel."
+        ),
         s2,
         (("frontend", "xen"), ("xen", "backend")),
     )
@@ -393,9 +440,14 @@ def one_request(
     add(
         "backend",
         "Dom0",
-        "consume the request",
-        f"blkback copies the request out of slot {where} (a guest must not change it under "
-        f"Dom0's feet); req_cons {i} -> {s3.req_cons}.",
+        _("consume the request"),
+        _(
+            "blkback copies the request out of slot {slot} (a guest must not change it under "
+            "Dom0's feet); req_cons {index} -> {after}.",
+            slot=where,
+            index=i,
+            after=s3.req_cons,
+        ),
         s3,
         (("ring", "backend"),),
     )
@@ -403,27 +455,41 @@ def one_request(
     add(
         "backend",
         "Dom0",
-        "final check, then sleep",
-        f"No more requests: blkback arms req_event := req_cons + 1 = {s4.req_event}, so the "
-        "next request will wake it"
-        + (", and finds more work." if more else ", and sleeps until an event arrives."),
+        _("final check, then sleep"),
+        (
+            _(
+                "No more requests: blkback arms req_event := req_cons + 1 = {event}, so the "
+                "next request will wake it, and finds more work.",
+                event=s4.req_event,
+            )
+            if more
+            else _(
+                "No more requests: blkback arms req_event := req_cons + 1 = {event}, so the "
+                "next request will wake it, and sleeps until an event arrives.",
+                event=s4.req_event,
+            )
+        ),
         s4,
         (("backend", "ring"),),
     )
     add(
         "backend",
         "Dom0",
-        "map the grant, do the I/O",
-        f"blkback maps grant reference {grant_ref} of the DomU (GNTTABOP_map_grant_ref hypercall) "
-        "and hands a read of sector 2048 into that page to Dom0's real disk driver.",
+        _("map the grant, do the I/O"),
+        _(
+            "blkback maps grant reference {grant} of the DomU (GNTTABOP_map_grant_ref "
+            "hypercall) and hands a read of sector 2048 into that page to Dom0's real disk "
+            "driver.",
+            grant=grant_ref,
+        ),
         s4,
         (("backend", "grant"), ("backend", "driver")),
     )
     add(
         "disk",
         "hardware",
-        "the disk completes",
-        "The disk writes the data by DMA straight into the guest's page and interrupts Dom0.",
+        _("the disk completes"),
+        _("The disk writes the data by DMA straight into the guest's page and interrupts Dom0."),
         s4,
         (("driver", "disk"),),
     )
@@ -431,12 +497,18 @@ def one_request(
     add(
         "backend",
         "Dom0",
-        "push the response",
-        f"blkback unmaps the page (GNTTABOP_unmap_grant_ref hypercall), writes response "
-        f"{{id 0, OK}} into slot {where} and pushes: rsp_prod "
-        f"{s4.rsp_prod} -> {s5.rsp_prod}. new - rsp_event = {_minus(s5.rsp_prod, s5.rsp_event)}"
-        f" < new - old = {_minus(s5.rsp_prod, s4.rsp_prod)}: "
-        + ("notify the frontend." if notify else "no notification needed."),
+        _("push the response"),
+        _(
+            "blkback unmaps the page (GNTTABOP_unmap_grant_ref hypercall), writes response "
+            "{{id 0, OK}} into slot {slot} and pushes: rsp_prod {before} -> {after}. new - "
+            "rsp_event = {to_event} < new - old = {pushed}: {verdict}",
+            slot=where,
+            before=s4.rsp_prod,
+            after=s5.rsp_prod,
+            to_event=_minus(s5.rsp_prod, s5.rsp_event),
+            pushed=_minus(s5.rsp_prod, s4.rsp_prod),
+            verdict=_("notify the frontend.") if notify else _("no notification needed."),
+        ),
         s5,
         (("backend", "ring"),),
         notify,
@@ -444,9 +516,11 @@ def one_request(
     add(
         "xen",
         "Xen",
-        "event channel",
-        "blkback's EVTCHNOP_send hypercall: Xen marks the port pending in the DomU and upcalls "
-        "its kernel.",
+        _("event channel"),
+        _(
+            "blkback's EVTCHNOP_send hypercall: Xen marks the port pending in the DomU and "
+            "upcalls its kernel."
+        ),
         s5,
         (("backend", "xen"), ("xen", "frontend")),
     )
@@ -455,10 +529,17 @@ def one_request(
     add(
         "frontend",
         "DomU",
-        "consume the response",
-        f"blkfront takes the response (rsp_cons {s5.rsp_cons} -> {s6.rsp_cons}), ends the grant, "
-        f"completes the read, and arms rsp_event := rsp_cons + 1 = {s7.rsp_event}. The slot is "
-        f"free again: {s7.free_requests} of {size} free.",
+        _("consume the response"),
+        _(
+            "blkfront takes the response (rsp_cons {before} -> {after}), ends the grant, "
+            "completes the read, and arms rsp_event := rsp_cons + 1 = {event}. The slot is "
+            "free again: {free} of {size} free.",
+            before=s5.rsp_cons,
+            after=s6.rsp_cons,
+            event=s7.rsp_event,
+            free=s7.free_requests,
+            size=size,
+        ),
         s7,
         (("ring", "frontend"),),
     )

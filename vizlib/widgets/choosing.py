@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 import math
 from collections.abc import Mapping
@@ -10,42 +9,45 @@ from collections.abc import Mapping
 import ipywidgets as w
 from matplotlib.figure import Figure
 
+from vizlib.i18n import N_, _, sentences
 from vizlib.plots.choosing import offered, show_slowdowns, technique_bars
-from vizlib.plots.costs import TECHNIQUE_LABELS
-from vizlib.sim import costmodel
+from vizlib.sim import costmodel, techniques
 from vizlib.sim.costmodel import CPUS, WORKLOADS, Workload
-from vizlib.widgets.render import new_figure, png, relayout
+from vizlib.sim.errors import not_one_of
+from vizlib.widgets.render import new_figure, per_language, png, relayout
 
 PER = 1_000_000  # the sliders count events per million guest instructions
 # Slider steps: zero, then about three per decade up to one event every ten instructions.
 RATE_STEPS = (0, 1, 3, 10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)
 EVENTS = {
-    "syscalls": "system calls",
-    "page_faults": "page faults",
-    "page_table_updates": "page-table updates",
-    "context_switches": "context switches",
-    "io_operations": "device accesses",
-    "tlb_misses": "TLB misses",
-    "hidden_page_faults": "hidden page faults",
-    "address_spaces": "new address spaces",
+    "syscalls": N_("system calls"),
+    "page_faults": N_("page faults"),
+    "page_table_updates": N_("page-table updates"),
+    "context_switches": N_("context switches"),
+    "io_operations": N_("device accesses"),
+    "tlb_misses": N_("TLB misses"),
+    "hidden_page_faults": N_("hidden page faults"),
+    "address_spaces": N_("new address spaces"),
 }
-CUSTOM = "(your own)"
+CUSTOM = N_("(your own)")  # the start menu's value for a workload of your own
 PNG_DPI = 96
 # Slowdowns closer than this are ties the model cannot tell apart: it misses SPECint by 3-4 %
 # (costmodel.calibration), so 5 %.
 NEAR = 0.05
 
 
-@functools.cache
+@per_language
 def _bars(cpu: str) -> Figure:
     """The widget's figure for one CPU (its techniques only), drawn again for each workload."""
     return new_figure(technique_bars, WORKLOADS["compute"], cpu, dpi=PNG_DPI)
 
 
 def _names(ids) -> str:
-    """ "a", "a and b", "a, b and c", each technique by its label, in bold."""
-    names = [f"<b>{html.escape(TECHNIQUE_LABELS[t])}</b>" for t in ids]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    """ "a", "a and b", "a, b and c", each technique by its name, in bold."""
+    names = [f"<b>{html.escape(techniques.TECHNIQUES[t].name())}</b>" for t in ids]
+    if len(names) == 1:
+        return names[0]
+    return _("{some} and {last}", some=_(", ").join(names[:-1]), last=names[-1])
 
 
 def verdict(workload: Workload, cpu: str) -> str:
@@ -53,13 +55,22 @@ def verdict(workload: Workload, cpu: str) -> str:
     fastest = costmodel.fastest(workload, cpu)
     best = costmodel.predict(workload, fastest[0], cpu).slowdown
     near = [t for t in costmodel.fastest(workload, cpu, tolerance=NEAR) if t not in fastest]
+    fields = {"cpu": html.escape(cpu), "names": _names(fastest), "best": f"{best:.3f}"}
     if len(fastest) == 1:
-        text = f"Fastest on the {html.escape(cpu)} CPU: {_names(fastest)}, "
+        text = _("Fastest on the {cpu} CPU: {names}, {best} times the native run time.", **fields)
     else:
-        text = f"A tie on the {html.escape(cpu)} CPU: {_names(fastest)} run it equally fast, "
-    text += f"{best:.3f} times the native run time."
+        text = _(
+            "A tie on the {cpu} CPU: {names} run it equally fast, {best} times the native run "
+            "time.",
+            **fields,
+        )
     if near:
-        text += f" Within {NEAR:.0%} of that, closer than the model can tell: {_names(near)}."
+        close = _(
+            "Within {near} of that, closer than the model can tell: {names}.",
+            near=f"{NEAR:.0%}",
+            names=_names(near),
+        )
+        text = sentences(text, close)
     return f"<p>{text}</p>"
 
 
@@ -74,7 +85,7 @@ def snap(rate: float) -> int:
 def rates_of(name: str) -> dict[str, int]:
     """A named workload's events per million instructions, snapped to the slider steps."""
     if name not in WORKLOADS:
-        raise ValueError(f"name must be one of {', '.join(WORKLOADS)}; got {name!r}")
+        raise not_one_of("name", name, WORKLOADS)
     workload = WORKLOADS[name]
     return {e: snap(getattr(workload, e) / workload.instructions * PER) for e in EVENTS}
 
@@ -83,7 +94,13 @@ def build_workload(rates: Mapping[str, float]) -> Workload:
     """A workload of a million instructions with `rates` events of each kind. Lesson 10."""
     unknown = set(rates) - set(EVENTS)
     if unknown:
-        raise ValueError(f"rates keys must be among {', '.join(EVENTS)}; got {sorted(unknown)}")
+        raise ValueError(
+            _(
+                "rates keys must be among {allowed}; got {unknown}",
+                allowed=", ".join(EVENTS),
+                unknown=sorted(unknown),
+            )
+        )
     return Workload("your workload", instructions=PER, **rates)
 
 
@@ -95,17 +112,16 @@ def workload_view(cpu: str, rates: Mapping[str, float]) -> tuple[bytes, str]:
     workload = build_workload(rates)
     predictions = [costmodel.predict(workload, t, cpu) for t in offered(cpu)]
     rows = "".join(
-        f"<tr><td>{html.escape(TECHNIQUE_LABELS[p.technique])}</td>"
+        f"<tr><td>{html.escape(techniques.TECHNIQUES[p.technique].name())}</td>"
         f"<td>{p.slowdown:.3f}x</td><td>{p.relative_speed:.1%}</td></tr>"
         for p in predictions
     )
     summary = verdict(workload, cpu)
-    table = (
-        "<table><tr><th>technique</th><th>slowdown</th><th>share of native speed</th></tr>"
-        f"{rows}</table>"
-    )
+    header = (_("technique"), _("slowdown"), _("share of native speed"))
+    head = "".join(f"<th>{h}</th>" for h in header)
+    table = f"<table><tr>{head}</tr>{rows}</table>"
     figure = _bars(cpu)
-    show_slowdowns(figure, predictions, f"{workload.name} on the {cpu} CPU")
+    show_slowdowns(figure, predictions, _("your workload on the {cpu} CPU", cpu=cpu))
     relayout(figure)
     return png(figure, PNG_DPI), summary + table
 
@@ -118,13 +134,17 @@ def workload_builder() -> w.VBox:
     own.
     """
     cpu = w.Dropdown(options=list(CPUS), value="modern", description="CPU")
-    start = w.Dropdown(options=[CUSTOM, *WORKLOADS], value=CUSTOM, description="Start from")
+    start = w.Dropdown(
+        options=[(_(CUSTOM), CUSTOM), *((name, name) for name in WORKLOADS)],
+        value=CUSTOM,
+        description=_("Start from"),
+    )
     style = {"description_width": "11em"}
     sliders = {
         event: w.SelectionSlider(
             options=RATE_STEPS,
             value=0,
-            description=f"{label} / M instr.",
+            description=_("{events} / M instr.", events=_(label)),
             style=style,
             layout=w.Layout(width="32em"),
         )

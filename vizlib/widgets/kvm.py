@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from vizlib.diagrams.kvm import exit_sequence
 from vizlib.display import to_html
+from vizlib.i18n import _, language
 from vizlib.machine import MachineError, VirtualMachine, accelerators
 from vizlib.machine.experiments import DEVICE_LABELS, DEVICES, message_guest
 from vizlib.machine.guests import GUESTS
@@ -22,14 +23,17 @@ MAX_LENGTH = 500  # bytes of the device explorer's message
 FILLER = b"KVM runs the guest, the VMM emulates the devices. "  # the message, repeated
 
 
-_FIGURES: dict[str, Figure] = {}  # each explorer's figure, built for its first run, then reused
-_DEVICE_PLOT: dict[tuple[str, ...], Overlay] = {}  # the device explorer's chart, by devices shown
+# Each explorer's figure, built for its first run in a language, then reused; the device
+# explorer's chart by language and devices shown.
+_FIGURES: dict[tuple[str, str], Figure] = {}
+_DEVICE_PLOT: dict[tuple[str, ...], Overlay] = {}
 
 
 def _profile_png(result) -> bytes:
-    figure = _FIGURES.get("exits")
+    key = ("exits", language())
+    figure = _FIGURES.get(key)
     if figure is None:
-        figure = _FIGURES["exits"] = new_figure(exit_profile, result, dpi=PNG_DPI)
+        figure = _FIGURES[key] = new_figure(exit_profile, result, dpi=PNG_DPI)
     else:
         show_exit_profile(figure, result)
         relayout(figure)
@@ -39,10 +43,11 @@ def _profile_png(result) -> bytes:
 def _devices_png(runs, length: int) -> bytes:
     """The device explorer's chart: axes drawn once, bars and labels for each run (an axis
     widened for a value beyond its range is drawn again)."""
-    plot = _DEVICE_PLOT.get(tuple(runs))
+    key = (language(), *runs)
+    plot = _DEVICE_PLOT.get(key)
     if plot is None:
         figure = new_figure(device_exits, runs, length, dpi=PNG_DPI)
-        plot = _DEVICE_PLOT[tuple(runs)] = Overlay(figure, shown=_limits(figure))
+        plot = _DEVICE_PLOT[key] = Overlay(figure, shown=_limits(figure))
     show_device_exits(plot.figure, runs, length)
     plot.show(_limits(plot.figure), lambda: None)
     return plot.png()
@@ -68,8 +73,11 @@ def _run(guest, accel: str, timeout: float):
             result = vm.run(timeout=timeout)
     except MachineError as e:  # unavailable, timeout or crash: say it, never a traceback
         return getattr(e, "result", None), str(e)
-    how = {"hlt": "halted (HLT)", "debug-exit": f"powered off with code {result.exit_code}"}
-    return result, how.get(result.stop_reason, result.stop_reason)
+    if result.stop_reason == "hlt":
+        return result, _("halted (HLT)")
+    if result.stop_reason == "debug-exit":
+        return result, _("powered off with code {code}", code=result.exit_code)
+    return result, result.stop_reason
 
 
 def exit_view(guest_name: str, accel: str) -> tuple[bytes, str]:
@@ -79,25 +87,32 @@ def exit_view(guest_name: str, accel: str) -> tuple[bytes, str]:
     PNG is then empty (b"") when nothing ran.
     """
     if guest_name not in GUESTS:
-        raise ValueError(f"guest_name must be one of {sorted(GUESTS)}, got {guest_name!r}")
+        raise ValueError(
+            _(
+                "guest_name must be one of {allowed}, got {value}",
+                allowed=sorted(GUESTS),
+                value=repr(guest_name),
+            )
+        )
     guest = GUESTS[guest_name]
     result, how = _run(guest, accel, RUN_TIMEOUT)
-    intro = f"<p><b>{html.escape(guest.name)}</b>: {html.escape(guest.description)}</p>"
+    intro = f"<p><b>{html.escape(guest.name)}</b>: {html.escape(_(guest.description))}</p>"
     listing = (
-        f"<details><summary>listing</summary><pre>{html.escape(guest.listing)}</pre></details>"
+        f"<details><summary>{_('listing')}</summary><pre>{html.escape(guest.listing)}</pre>"
+        "</details>"
     )
     if result is None:
-        return b"", f"{intro}<p>Nothing ran: {html.escape(how)}</p>{listing}"
+        return b"", f"{intro}<p>{html.escape(_('Nothing ran: {why}', why=how))}</p>{listing}"
     printed = len(result.serial) + len(result.display.replace("\n", ""))
-    per_byte = f"{len(result.exits) / printed:.2f}" if printed else "n/a (no output)"
+    per_byte = f"{len(result.exits) / printed:.2f}" if printed else _("n/a (no output)")
     rows = [
-        ("accelerator", result.accel),
-        ("how the run ended", how),
-        ("printed on the console", repr(result.serial)),
-        ("on the display", repr(result.display) if result.display else "nothing"),
-        ("exits", len(result.exits)),
-        ("exits per byte of output (console and display)", per_byte),
-        ("wall time", f"{result.wall_time * 1e6:,.0f} µs"),
+        (_("accelerator"), result.accel),
+        (_("how the run ended"), how),
+        (_("printed on the console"), repr(result.serial)),
+        (_("on the display"), repr(result.display) if result.display else _("nothing")),
+        (_("exits"), len(result.exits)),
+        (_("exits per byte of output (console and display)"), per_byte),
+        (_("wall time"), f"{result.wall_time * 1e6:,.0f} µs"),
     ]
     sequence = (
         to_html(exit_sequence(result.exits, result.accel, SEQUENCE_EXITS)) if result.exits else ""
@@ -107,7 +122,12 @@ def exit_view(guest_name: str, accel: str) -> tuple[bytes, str]:
 
 def _accel_options() -> list[tuple[str, str]]:
     return [
-        (f"{name} ({'available' if why == 'available' else 'unavailable'})", name)
+        (
+            _("{name} (available)", name=name)
+            if why == "available"
+            else _("{name} (unavailable)", name=name),
+            name,
+        )
         for name, why in accelerators().items()
     ]
 
@@ -143,13 +163,13 @@ def exit_explorer() -> w.VBox:
     Each guest runs once per accelerator: going back to it shows that run; "Run again" reruns.
     """
     guest = w.Dropdown(
-        options=[(f"{name}: {g.description}", name) for name, g in GUESTS.items()],
+        options=[(f"{name}: {_(g.description)}", name) for name, g in GUESTS.items()],
         value="hello_serial",
-        description="Guest",
+        description=_("Guest"),
         layout=w.Layout(width="42em"),
     )
-    accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description="Accel")
-    again = w.Button(description="Run again", tooltip="timings vary from run to run")
+    accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description=_("Accel"))
+    again = w.Button(description=_("Run again"), tooltip=_("timings vary from run to run"))
     image, text = w.Image(format="png"), w.HTML()
     _run_each_setting_once(exit_view, [guest, accel], again, image, text)
     return w.VBox([guest, w.HBox([accel, again]), image, text])
@@ -158,7 +178,13 @@ def exit_explorer() -> w.VBox:
 def device_message(length: int) -> bytes:
     """The device explorer's message: `length` bytes of a repeated sentence. Lesson 08."""
     if not (isinstance(length, int) and 1 <= length <= MAX_LENGTH):
-        raise ValueError(f"length must be an int from 1 to {MAX_LENGTH}, got {length!r}")
+        raise ValueError(
+            _(
+                "length must be an int from 1 to {high}, got {value}",
+                high=MAX_LENGTH,
+                value=repr(length),
+            )
+        )
     return (FILLER * (length // len(FILLER) + 1))[:length]
 
 
@@ -172,14 +198,14 @@ def device_view(length: int, accel: str) -> tuple[bytes, str]:
     for device in DEVICES:
         result, how = _run(message_guest(device, message), accel, timeout=5.0)
         if result is None or result.stop_reason != "hlt":
-            problems.append(f"{device}: {how}")
+            problems.append(_("{device}: {problem}", device=device, problem=how))
         else:
             runs[device] = result
     if problems:
         return b"", f"<p>{html.escape('; '.join(problems))}</p>"
     rows = [
         (
-            DEVICE_LABELS[device],
+            _(DEVICE_LABELS[device]),
             len(r.exits),
             f"{len(r.exits) / length:.3g}",
             f"{r.wall_time * 1e6:,.0f}",
@@ -187,7 +213,7 @@ def device_view(length: int, accel: str) -> tuple[bytes, str]:
         )
         for device, r in runs.items()
     ]
-    header = ["device", "exits", "exits per byte", "total µs", "µs per exit"]
+    header = [_("device"), _("exits"), _("exits per byte"), _("total µs"), _("µs per exit")]
     return _devices_png(runs, length), _table(header, rows)
 
 
@@ -198,10 +224,10 @@ def device_explorer() -> w.VBox:
     "Run again" reruns.
     """
     length = w.IntSlider(
-        value=14, min=1, max=MAX_LENGTH, description="Bytes", continuous_update=False
+        value=14, min=1, max=MAX_LENGTH, description=_("Bytes"), continuous_update=False
     )
-    accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description="Accel")
-    again = w.Button(description="Run again", tooltip="timings vary from run to run")
+    accel = w.Dropdown(options=_accel_options(), value=_default_accel(), description=_("Accel"))
+    again = w.Button(description=_("Run again"), tooltip=_("timings vary from run to run"))
     image, text = w.Image(format="png"), w.HTML()
     _run_each_setting_once(device_view, [length, accel], again, image, text)
     return w.VBox([w.HBox([length, accel, again]), image, text])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import ipywidgets as w
 
-from vizlib.plots.costs import TECHNIQUE_LABELS, first_batch_beating, mark_batch, pte_update_costs
-from vizlib.sim import costmodel
-from vizlib.widgets.render import Overlay, new_figure
+from vizlib.i18n import _
+from vizlib.plots.costs import first_batch_beating, mark_batch, pte_update_costs
+from vizlib.sim import costmodel, techniques
+from vizlib.widgets.render import Overlay, new_figure, per_language
 
 # Batch sizes the slider offers: every size up to 16, where the crossovers are, then coarser, up
 # to XenoLinux's batch buffer.
@@ -22,7 +21,7 @@ BATCHES = (
 _OTHERS = ("binary-translation", "hardware-assisted", "hardware-assisted-ept")
 
 
-@functools.cache
+@per_language
 def _costs_plot(cpu: str) -> Overlay:
     """The CPU's plot, drawn once: the widget moves its batch mark."""
     return Overlay(new_figure(pte_update_costs, cpu, BATCHES[0]))
@@ -35,23 +34,41 @@ def batch_view(cpu: str, batch: int) -> tuple[bytes, str]:
     for technique in _OTHERS:
         cost = costmodel.cost_per_pte_update(technique, cpu)
         beats = first_batch_beating(technique, cpu)
-        when = f"never (up to {costmodel.MAX_PV_BATCH})" if beats is None else f"from batch {beats}"
-        rows.append(
-            f"<tr><td>{TECHNIQUE_LABELS[technique]}</td><td>{cost:,.0f}</td><td>{when}</td></tr>"
+        when = (
+            _("never (up to {most})", most=costmodel.MAX_PV_BATCH)
+            if beats is None
+            else _("from batch {batch}", batch=beats)
         )
+        name = techniques.TECHNIQUES[technique].name()
+        rows.append(f"<tr><td>{name}</td><td>{cost:,.0f}</td><td>{when}</td></tr>")
     forkwait = costmodel.WORKLOADS["forkwait"]
     slowdown = {
         t: costmodel.predict(forkwait, t, cpu, pv_batch_size=batch).slowdown
         for t in ("paravirtualization", *_OTHERS)
     }
-    others = ", ".join(f"{TECHNIQUE_LABELS[t]} {slowdown[t]:.2f}x" for t in _OTHERS)
+    others = _(", ").join(f"{techniques.TECHNIQUES[t].name()} {slowdown[t]:.2f}x" for t in _OTHERS)
+    header = (_("technique"), _("cycles per update"), _("paravirtualization is cheaper"))
     summary = (
-        f"<p>Paravirtualization with batches of {batch}: <b>{pv:,.1f} cycles</b> per update "
-        f"on the {cpu} CPU.</p>"
-        "<table><tr><th>technique</th><th>cycles per update</th>"
-        "<th>paravirtualization is cheaper</th></tr>" + "".join(rows) + "</table>"
-        f"<p>forkwait runs {slowdown['paravirtualization']:.2f}x native under "
-        f"paravirtualization at this batch size ({others}).</p>"
+        "<p>"
+        + _(
+            "Paravirtualization with batches of {batch}: <b>{cycles} cycles</b> per update on "
+            "the {cpu} CPU.",
+            batch=batch,
+            cycles=f"{pv:,.1f}",
+            cpu=cpu,
+        )
+        + "</p><table><tr>"
+        + "".join(f"<th>{h}</th>" for h in header)
+        + "</tr>"
+        + "".join(rows)
+        + "</table><p>"
+        + _(
+            "forkwait runs {slowdown}x native under paravirtualization at this batch size "
+            "({others}).",
+            slowdown=f"{slowdown['paravirtualization']:.2f}",
+            others=others,
+        )
+        + "</p>"
     )
     plot = _costs_plot(cpu)
     mark_batch(plot.figure, cpu, batch)
@@ -66,7 +83,7 @@ def batch_explorer() -> w.VBox:
     for name in costmodel.CPUS:
         _costs_plot(name)
     cpu = w.Dropdown(options=costmodel.CPUS, description="CPU")
-    batch = w.SelectionSlider(options=BATCHES, value=32, description="Batch size")
+    batch = w.SelectionSlider(options=BATCHES, value=32, description=_("Batch size"))
     image, summary = w.Image(format="png"), w.HTML()
 
     def update(_=None):

@@ -15,6 +15,7 @@ import ipywidgets as w
 from vizlib.emulation import blocks
 from vizlib.emulation.errors import EmulationError
 from vizlib.emulation.programs import SUMS
+from vizlib.i18n import _
 from vizlib.plots.marks import mark_x
 from vizlib.plots.qemu import (
     CACHE_AXIS,
@@ -25,7 +26,8 @@ from vizlib.plots.qemu import (
     translation_cache,
 )
 from vizlib.sim import tcache
-from vizlib.widgets.render import Overlay, new_figure
+from vizlib.sim.errors import not_one_of
+from vizlib.widgets.render import Overlay, new_figure, per_language
 
 # Loop counts the block explorer offers: 1 to the largest amortization count, in 1-2-5 steps.
 LOOP_COUNTS = tuple(
@@ -54,7 +56,7 @@ def _cache_run(loops: int, passes: int, capacity: int) -> tcache.CacheRun:
     return tcache.simulate(_sweep(loops, passes)[0], capacity)
 
 
-@functools.cache
+@per_language
 def _cache_plot() -> Overlay:
     """The cache chart: its axes drawn once, its lines and capacity mark for each setting."""
     loops, passes, capacity = START
@@ -80,21 +82,33 @@ def block_view(
     chart from `_amortization_plot` whose axes fit it (by default, one made for it alone).
     """
     if name not in SUMS:
-        raise ValueError(f"name must be one of {', '.join(SUMS)}; got {name!r}")
+        raise not_one_of("name", name, SUMS)
     if n not in LOOP_COUNTS:
-        raise ValueError(f"n must be one of {LOOP_COUNTS}; got {n!r}")
+        raise ValueError(
+            _("n must be one of {allowed}; got {value}", allowed=LOOP_COUNTS, value=repr(n))
+        )
     trace = blocks.trace_blocks(name, n)
     rows = [(f"{b.address:#x}", b.instructions, b.runs, b.runs - 1) for b in trace.blocks]
-    summary = (
-        f"<p>Summing {n:,} words: the translator made <b>{trace.translated}</b> blocks, which ran "
-        f"<b>{trace.executed:,}</b> times; every run after a block's first reused its "
-        f"translation. The guest's sum: {trace.result:,}.</p>"
-        + _html_table(["Block at", "Instructions", "Times run", "Reused"], rows)
+    said = _(
+        "Summing {n} words: the translator made <b>{translated}</b> blocks, which ran "
+        "<b>{executed}</b> times; every run after a block's first reused its translation. The "
+        "guest's sum: {result}.",
+        n=f"{n:,}",
+        translated=trace.translated,
+        executed=f"{trace.executed:,}",
+        result=f"{trace.result:,}",
     )
+    header = [_("Block at"), _("Instructions"), _("Times run"), _("Reused")]
+    summary = f"<p>{said}</p>" + _html_table(header, rows)
     plot = plot or _amortization_plot({name: measured})
     show_amortization(plot.figure, measured)
     mark_x(plot.figure, n)
     return plot.png(), summary
+
+
+def _note(error: EmulationError) -> str:
+    """A failed run, said as a note."""
+    return "<p>" + _("<b>Note.</b> {problem}", problem=html.escape(str(error))) + "</p>"
 
 
 def block_explorer() -> w.VBox:
@@ -108,11 +122,11 @@ def block_explorer() -> w.VBox:
     try:
         measured = {name: blocks.amortization(name) for name in SUMS}
     except EmulationError as error:
-        return w.VBox([w.HTML(f"<p><b>Note.</b> {html.escape(str(error))}</p>")])
+        return w.VBox([w.HTML(_note(error))])
     plot = _amortization_plot(measured)
-    program = w.Dropdown(options=list(SUMS), description="Program")
+    program = w.Dropdown(options=list(SUMS), description=_("Program"))
     loops = w.SelectionSlider(
-        options=LOOP_COUNTS, value=100, description="Loop count", continuous_update=False
+        options=LOOP_COUNTS, value=100, description=_("Loop count"), continuous_update=False
     )
     image, summary = w.Image(format="png"), w.HTML()
     views: dict[tuple[str, int], tuple[bytes, str]] = {}
@@ -123,7 +137,7 @@ def block_explorer() -> w.VBox:
             try:
                 views[name, n] = block_view(name, n, measured[name], plot)
             except EmulationError as error:  # e.g. a run stopped by its limit: say so
-                image.value, summary.value = b"", f"<p><b>Note.</b> {html.escape(str(error))}</p>"
+                image.value, summary.value = b"", _note(error)
                 return
         image.value, summary.value = views[name, n]
 
@@ -146,23 +160,28 @@ def cache_view(loops: int, passes: int, capacity: int) -> tuple[bytes, str]:
     mark_x(plot.figure, capacity)
     plot.show(plot.figure.axes[0].get_xlim(), lambda: None)  # a larger program widens it
     rows = [
-        ("block executions", f"{run.entries:,}"),
-        ("found translated (hits)", f"{run.hits:,} ({run.hit_rate:.1%})"),
-        ("translated first (misses)", f"{run.misses:,}"),
-        ("whole-cache flushes", f"{run.flushes:,}"),
-        ("entered through a chained jump", f"{run.chained:,}"),
-        ("lookups with chaining / without", f"{run.lookups(True):,} / {run.lookups(False):,}"),
+        (_("block executions"), f"{run.entries:,}"),
+        (_("found translated (hits)"), f"{run.hits:,} ({run.hit_rate:.1%})"),
+        (_("translated first (misses)"), f"{run.misses:,}"),
+        (_("whole-cache flushes"), f"{run.flushes:,}"),
+        (_("entered through a chained jump"), f"{run.chained:,}"),
+        (_("lookups with chaining / without"), f"{run.lookups(True):,} / {run.lookups(False):,}"),
         (
-            "cycles per instruction with chaining / without",
+            _("cycles per instruction with chaining / without"),
             f"{run.cycles_per_instruction(True):,.1f} / {run.cycles_per_instruction(False):,.1f}",
         ),
     ]
     speedup = run.cycles(chaining=False) / run.cycles(chaining=True)
-    summary = (
-        f"<p>A cache of <b>{capacity}</b> blocks for a program of {len(program.blocks)} blocks "
-        f"whose largest loop needs {program.largest_loop}: block chaining makes it "
-        f"<b>{speedup:.2f}x</b> faster.</p>" + _html_table(["What happened", "How often"], rows)
+    said = _(
+        "A cache of <b>{capacity}</b> blocks for a program of {blocks} blocks whose largest loop "
+        "needs {largest}: block chaining makes it <b>{speedup}x</b> faster.",
+        capacity=capacity,
+        blocks=len(program.blocks),
+        largest=program.largest_loop,
+        speedup=f"{speedup:.2f}",
     )
+    table = _html_table([_("What happened"), _("How often")], rows)
+    summary = f"<p>{said}</p>" + table
     return plot.png(), summary
 
 
@@ -175,17 +194,19 @@ def cache_explorer() -> w.VBox:
         value=start_loops,
         min=1,
         max=tcache.MAX_LOOPS,
-        description="Loops",
+        description=_("Loops"),
         continuous_update=False,
     )
     passes = w.IntSlider(
         value=start_passes,
         min=1,
         max=tcache.MAX_PASSES,
-        description="Passes",
+        description=_("Passes"),
         continuous_update=False,
     )
-    capacity = w.IntSlider(value=start_capacity, min=1, max=MAX_CACHE, description="Cache (blocks)")
+    capacity = w.IntSlider(
+        value=start_capacity, min=1, max=MAX_CACHE, description=_("Cache (blocks)")
+    )
     image, summary = w.Image(format="png"), w.HTML()
 
     def update(_=None):

@@ -8,6 +8,7 @@ saved, and each change paints the mark over it (`Overlay`, matplotlib's blitting
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable, Hashable, Iterable
 
@@ -18,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from vizlib.i18n import language
 from vizlib.plots.marks import moving
 
 DPI = 80  # dots per inch of a widget's figure: the course's figures are 8-10 inches wide
@@ -37,6 +39,18 @@ def _encode(canvas: FigureCanvasAgg) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png")
     return buffer.getvalue()
+
+
+def per_language(function: Callable) -> Callable:
+    """`function` cached by its arguments and the course's language, as `functools.cache` but
+    for figures: a figure keeps the words it was drawn with, so each language gets its own."""
+    cached = functools.cache(lambda lang, *args: function(*args))
+
+    @functools.wraps(function)
+    def in_language(*args):
+        return cached(language(), *args)
+
+    return in_language
 
 
 def new_figure(plot: Callable[..., Figure], *args, dpi: float = DPI, **kwargs) -> Figure:

@@ -6,17 +6,13 @@ import html
 
 import ipywidgets as w
 
+from vizlib.i18n import _
 from vizlib.sim import techniques, trap
+from vizlib.sim.errors import not_one_of
 
 _BROKEN = "background:#f9d0d0"  # a row or state where the guest's view differs from native
 _TEXT = "line-height:1.4"  # widget HTML is spaced for one-line labels; lessons read as prose
 _CELL = "padding:2px 8px;border:1px solid #ccc;text-align:left;vertical-align:top"
-_SYNTAX = (
-    "One instruction per line, <code>ring: MNEMONIC operand=value</code>, e.g. "
-    "<code>kernel: POPF if=1</code>, <code>user: SGDT</code>, "
-    "<code>kernel: OUT port=0x3f8 value=72</code>; <code>#</code> starts a comment. "
-    f"Mnemonics: {', '.join(trap.OPERANDS)}. Edit, then click outside the box."
-)
 
 
 def _table(header: list[str], rows: list[tuple[list[str], bool]]) -> str:
@@ -31,25 +27,41 @@ def _table(header: list[str], rows: list[tuple[list[str], bool]]) -> str:
     return f"<table style='border-collapse:collapse;font-size:90%'><tr>{head}</tr>{body}</table>"
 
 
+def _syntax() -> str:
+    """How to write a guest program, as HTML."""
+    return _(
+        "One instruction per line, <code>ring: MNEMONIC operand=value</code>, e.g. "
+        "<code>kernel: POPF if=1</code>, <code>user: SGDT</code>, "
+        "<code>kernel: OUT port=0x3f8 value=72</code>; <code>#</code> starts a comment. "
+        "Mnemonics: {mnemonics}. Edit, then click outside the box.",
+        mnemonics=", ".join(trap.OPERANDS),
+    )
+
+
 def _ring(ring: int, technique: str) -> str:
-    return f"ring {ring}, non-root" if technique == "hardware-assisted" else f"ring {ring}"
+    if technique == "hardware-assisted":
+        return _("ring {ring}, non-root", ring=ring)
+    return _("ring {ring}", ring=ring)
 
 
 def _handler(handler: str, technique: str) -> str:
     """A treatment kind in words: "trap to the VMM (VMM in ring 0)", "direct (CPU, no VMM)"."""
     kind = techniques.TREATMENT_KINDS[handler]
     if not kind.leaves_guest:
-        return f"{kind.name.en} (CPU, no VMM)"
+        return _("{kind} (CPU, no VMM)", kind=kind.name())
     if handler == "exit-user":
-        return f"{kind.name.en} (kvm.ko, then QEMU in root ring 3)"
-    ring0 = "root ring 0" if technique == "hardware-assisted" else "ring 0"
-    return f"{kind.name.en} (VMM in {ring0})"
+        return _("{kind} (kvm.ko, then QEMU in root ring 3)", kind=kind.name())
+    if technique == "hardware-assisted":
+        return _("{kind} (VMM in root ring 0)", kind=kind.name())
+    return _("{kind} (VMM in ring 0)", kind=kind.name())
 
 
 def _summary(technique: str) -> str:
     """One sentence on how `technique` runs the guest kernel, from the model."""
     t = techniques.technique(technique)
-    return f"{t.first}. The guest kernel runs in {t.kernel_runs_in}."
+    return _(
+        "{first}. The guest kernel runs in {ring}.", first=_(t.first), ring=_(t.kernel_runs_in)
+    )
 
 
 def _number(label: str, value: int) -> str:
@@ -59,17 +71,20 @@ def _number(label: str, value: int) -> str:
 def _state_rows(here: trap.GuestView, native: trap.GuestView) -> list[tuple[list[str], bool]]:
     """What the guest can observe, under the technique and natively, one row per item."""
     items = {
-        "interrupt flag (IF)": lambda v: str(v.interrupt_flag),
-        "GDT base it loaded": lambda v: f"{v.gdt_base:#x}",
-        "page-table base (CR3)": lambda v: f"{v.cr3:#x}",
-        "values it read": lambda v: (
-            "; ".join(f"line {line}: {_number(label, value)}" for line, label, value in v.reads)
-            or "none"
+        _("interrupt flag (IF)"): lambda v: str(v.interrupt_flag),
+        _("GDT base it loaded"): lambda v: f"{v.gdt_base:#x}",
+        _("page-table base (CR3)"): lambda v: f"{v.cr3:#x}",
+        _("values it read"): lambda v: (
+            "; ".join(
+                _("line {line}: {value}", line=line, value=_number(label, value))
+                for line, label, value in v.reads
+            )
+            or _("none")
         ),
-        "bytes written to ports": lambda v: (
-            " ".join(f"{value:#x}" for _, value in v.output) or "none"
+        _("bytes written to ports"): lambda v: (
+            " ".join(f"{value:#x}" for _port, value in v.output) or _("none")
         ),
-        "#GP faults at lines": lambda v: ", ".join(map(str, v.faults)) or "none",
+        _("#GP faults at lines"): lambda v: ", ".join(map(str, v.faults)) or _("none"),
     }
     return [
         ([name, show(here), show(native)], show(here) != show(native))
@@ -87,25 +102,30 @@ def step_view(program: str, technique: str, step: int) -> tuple[str, int]:
     except ValueError as error:
         if technique not in trap.TECHNIQUES:
             raise
-        message = html.escape(str(error))
-        page = f"<p style='color:#994455'><b>This program does not parse:</b> {message}</p>"
-        return f"<div style='{_TEXT}'>{page}</div>", 0
+        problem = _("<b>This program does not parse:</b> {error}", error=html.escape(str(error)))
+        return f"<div style='{_TEXT}'><p style='color:#994455'>{problem}</p></div>", 0
     count = len(result.events)
     step = max(0, min(step, count))
     shown = result.events[:step]
     prefix = "\n".join(program.splitlines()[: shown[-1].line]) if shown else ""
     so_far, native = trap.run(prefix, technique), trap.run(prefix, "native")
     broken = result.divergence.line if result.divergence else None
-    name = techniques.technique(technique).name.en
+    name = techniques.technique(technique).name()
     parts = [f"<p><b>{html.escape(name)}</b>: {html.escape(_summary(technique))}</p>"]
     if shown:
         e = shown[-1]
-        parts.append(
-            f"<p><b>Step {step} of {count}</b>: line {e.line}, <code>{html.escape(e.text)}</code> "
-            f"in {_ring(e.ring, technique)}: {html.escape(e.what)}.</p>"
+        said = _(
+            "<b>Step {step} of {count}</b>: line {line}, <code>{text}</code> in {ring}: {what}.",
+            step=step,
+            count=count,
+            line=e.line,
+            text=html.escape(e.text),
+            ring=_ring(e.ring, technique),
+            what=html.escape(e.what),
         )
     else:
-        parts.append(f"<p><b>Step 0 of {count}</b>: nothing has run yet; move the slider.</p>")
+        said = _("<b>Step 0 of {count}</b>: nothing has run yet; move the slider.", count=count)
+    parts.append(f"<p>{said}</p>")
     rows = [
         (
             [str(i), str(e.line), _ring(e.ring, technique), e.text, e.what]
@@ -114,42 +134,59 @@ def step_view(program: str, technique: str, step: int) -> tuple[str, int]:
         )
         for i, e in enumerate(shown, start=1)
     ]
-    header = ["step", "line", "runs in", "instruction", "what happened", "handled by", "cycles"]
+    header = [
+        _("step"),
+        _("line"),
+        _("runs in"),
+        _("instruction"),
+        _("what happened"),
+        _("handled by"),
+        _("cycles"),
+    ]
     parts.append(_table(header, rows))
-    parts.append(
-        f"<p>So far: the VMM stepped in {so_far.traps} time{'' if so_far.traps == 1 else 's'}; "
-        f"{so_far.cycles:,.0f} cycles "
-        f"(natively {native.cycles:,.0f}).</p>"
-    )
-    parts.append("<p><b>What the guest can see</b></p>")
-    parts.append(_table(["", technique, "native"], _state_rows(so_far.view, native.view)))
+    cycles = {"cycles": f"{so_far.cycles:,.0f}", "native": f"{native.cycles:,.0f}"}
+    if so_far.traps == 1:
+        so_far_said = _(
+            "So far: the VMM stepped in once; {cycles} cycles (natively {native}).", **cycles
+        )
+    else:
+        so_far_said = _(
+            "So far: the VMM stepped in {count} times; {cycles} cycles (natively {native}).",
+            count=so_far.traps,
+            **cycles,
+        )
+    parts.append(f"<p>{so_far_said}</p>")
+    parts.append(f"<p><b>{_('What the guest can see')}</b></p>")
+    columns = ["", techniques.technique(technique).name(), techniques.technique("native").name()]
+    parts.append(_table(columns, _state_rows(so_far.view, native.view)))
     if broken is not None and any(e.line == broken for e in shown):
-        reason = html.escape(result.divergence.reason)
-        text = html.escape(result.divergence.text)
-        parts.append(
-            f"<p style='{_BROKEN};padding:4px'>✗ <b>The guest's view breaks at line {broken}</b> "
-            f"(<code>{text}</code>): {reason}.</p>"
+        breaks = _(
+            "✗ <b>The guest's view breaks at line {line}</b> (<code>{text}</code>): {reason}.",
+            line=broken,
+            text=html.escape(result.divergence.text),
+            reason=html.escape(result.divergence.reason),
         )
+        parts.append(f"<p style='{_BROKEN};padding:4px'>{breaks}</p>")
     elif step == count and count:
-        parts.append(
-            "<p>✓ <b>Equivalent:</b> after every instruction the guest saw exactly what it "
-            "sees natively.</p>"
+        equivalent = _(
+            "✓ <b>Equivalent:</b> after every instruction the guest saw exactly what it sees "
+            "natively."
         )
+        parts.append(f"<p>{equivalent}</p>")
     return f"<div style='{_TEXT}'>{''.join(parts)}</div>", count
 
 
 def trap_explorer(example: str = "cli-popf", technique: str = "trap-and-emulate") -> w.VBox:
     """Choose or edit a guest program and a technique, then step through it (Lesson 02)."""
     if example not in trap.EXAMPLES:
-        raise ValueError(f"example must be one of {', '.join(trap.EXAMPLES)}; got {example!r}")
+        raise not_one_of("example", example, trap.EXAMPLES)
     if technique not in trap.TECHNIQUES:
-        allowed = ", ".join(trap.TECHNIQUES)
-        raise ValueError(f"technique must be one of {allowed}; got {technique!r}")
-    examples = w.Dropdown(options=list(trap.EXAMPLES), value=example, description="Example")
+        raise not_one_of("technique", technique, trap.TECHNIQUES)
+    examples = w.Dropdown(options=list(trap.EXAMPLES), value=example, description=_("Example"))
     menu = w.Dropdown(
-        options=[(techniques.TECHNIQUES[t].name.en, t) for t in trap.TECHNIQUES],
+        options=[(techniques.TECHNIQUES[t].name(), t) for t in trap.TECHNIQUES],
         value=technique,
-        description="Technique",
+        description=_("Technique"),
         layout=w.Layout(width="22em"),
     )
     text = w.Textarea(
@@ -158,8 +195,8 @@ def trap_explorer(example: str = "cli-popf", technique: str = "trap-and-emulate"
         continuous_update=False,
         layout=w.Layout(width="34em"),
     )
-    step = w.IntSlider(value=0, min=0, max=0, description="Step")
-    play = w.Play(value=0, min=0, max=0, interval=1500, description="Play")
+    step = w.IntSlider(value=0, min=0, max=0, description=_("Step"))
+    play = w.Play(value=0, min=0, max=0, interval=1500, description=_("Play"))
     w.jslink((play, "value"), (step, "value"))
     out = w.HTML()
 
@@ -177,5 +214,5 @@ def trap_explorer(example: str = "cli-popf", technique: str = "trap-and-emulate"
     for control in (text, menu, step):
         control.observe(update, "value")
     update()
-    syntax = w.HTML(f"<p style='font-size:85%;max-width:28em;{_TEXT}'>{_SYNTAX}</p>")
+    syntax = w.HTML(f"<p style='font-size:85%;max-width:28em;{_TEXT}'>{_syntax()}</p>")
     return w.VBox([w.HBox([examples, menu]), w.HBox([text, syntax]), w.HBox([play, step]), out])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 
 import ipywidgets as w
@@ -10,9 +9,10 @@ import ipywidgets as w
 from vizlib import diagrams
 from vizlib.diagrams.style import LAYERS
 from vizlib.display import to_html
+from vizlib.i18n import N_, _
 from vizlib.plots.xen import BATCHES, CHOSEN, ring_notifications, show_ring
 from vizlib.sim import xenio, xenring
-from vizlib.widgets.render import Overlay, new_figure
+from vizlib.widgets.render import Overlay, new_figure, per_language
 
 _CELL = "padding:2px 8px;border:1px solid #ccc;text-align:left;vertical-align:top"
 _CHANGED = "background:#fbd3e3"  # an index the step changed (a light tint of CHOSEN)
@@ -26,25 +26,28 @@ _SLOT_FILL = {
     "response (unpushed)": LAYERS["host_user"],
     "response": LAYERS["hypervisor"],  # waiting for the frontend
 }
-_EMULATED = {"block": "disk", "network": "network card"}  # what an HVM guest gets instead
+# What an HVM guest gets instead of each device's split driver.
+_EMULATED = {"block": N_("disk"), "network": N_("network card")}
 # Where the request stepper may start its indices: a fresh ring, or one about to wrap.
-STARTS = {"0 (a fresh ring)": 0, "4294967295 (about to wrap)": xenring.MAX_INDEX}
+STARTS = {N_("0 (a fresh ring)"): 0, N_("4294967295 (about to wrap)"): xenring.MAX_INDEX}
 _OWNER = {
-    **dict.fromkeys(xenring.SHARED_INDICES, "shared page"),
-    **dict.fromkeys(xenring.FRONTEND_INDICES, "frontend (DomU)"),
-    **dict.fromkeys(xenring.BACKEND_INDICES, "backend (Dom0)"),
+    **dict.fromkeys(xenring.SHARED_INDICES, N_("shared page")),
+    **dict.fromkeys(xenring.FRONTEND_INDICES, N_("frontend (DomU)")),
+    **dict.fromkeys(xenring.BACKEND_INDICES, N_("backend (Dom0)")),
 }
 
 
 def _slots(state: xenring.RingState) -> str:
     """The ring's slots as a row of coloured cells, and a legend."""
     cells = "".join(
-        f"<td title='slot {k}: {state_}' style='border:1px solid #333;width:1.6em;height:1.6em;"
+        f"<td title='{_('slot {k}: {state}', k=k, state=_(state_))}' "
+        "style='border:1px solid #333;width:1.6em;height:1.6em;"
         f"text-align:center;font-size:75%;background:{_SLOT_FILL[state_]}'>{k}</td>"
         for k, state_ in enumerate(state.slot_states())
     )
     legend = " ".join(
-        f"<span style='background:{fill};border:1px solid #333;padding:0 6px'>&nbsp;</span> {name}"
+        f"<span style='background:{fill};border:1px solid #333;padding:0 6px'>&nbsp;</span> "
+        + _(name)
         for name, fill in _SLOT_FILL.items()
     )
     return (
@@ -57,11 +60,13 @@ def _indices(state: xenring.RingState, before: xenring.RingState) -> str:
     changed = set(state.changed(before))
     rows = "".join(
         f"<tr style='{_CHANGED if name in changed else ''}'><td style='{_CELL}'>{name}</td>"
-        f"<td style='{_CELL}'>{_OWNER[name]}</td><td style='{_CELL}'>{getattr(before, name)}</td>"
+        f"<td style='{_CELL}'>{_(_OWNER[name])}</td>"
+        f"<td style='{_CELL}'>{getattr(before, name)}</td>"
         f"<td style='{_CELL}'>{getattr(state, name)}</td></tr>"
         for name in _OWNER
     )
-    head = "".join(f"<th style='{_CELL}'>{h}</th>" for h in ("index", "kept by", "before", "after"))
+    header = (_("index"), _("kept by"), _("before"), _("after"))
+    head = "".join(f"<th style='{_CELL}'>{h}</th>" for h in header)
     return f"<table style='border-collapse:collapse;font-size:90%'><tr>{head}</tr>{rows}</table>"
 
 
@@ -77,28 +82,44 @@ def request_step_view(step: int, start: int = 0) -> tuple[str, int]:
     idle = xenring.RingState.at(xenring.BLOCK_RING_SIZE, start)
     if step == 0:
         state, before = idle, idle
-        title = (
-            f"<p><b>Step 0 of {count}</b>: an idle ring of {idle.size} slots. Both ends sleep "
-            "with their event index armed one past what they consumed. Move the slider.</p>"
+        title = _(
+            "<b>Step 0 of {count}</b>: an idle ring of {size} slots. Both ends sleep with their "
+            "event index armed one past what they consumed. Move the slider.",
+            count=count,
+            size=idle.size,
         )
+        title = f"<p>{title}</p>"
         figure = diagrams.split_driver()
     else:
         current = steps[step - 1]
         state = current.state
         before = steps[step - 2].state if step > 1 else idle
-        verdict = {True: " → notify", False: " → no notification", None: ""}[current.notify]
-        title = (
-            f"<p><b>Step {step} of {count}: {html.escape(current.action)}</b> "
-            f"({html.escape(current.actor)} in {html.escape(current.domain)}){verdict}</p>"
-            f"<p>{html.escape(current.detail)}</p>"
-        )
+        where = {
+            "step": step,
+            "count": count,
+            "action": html.escape(current.action),
+            "actor": html.escape(_(current.actor)),
+            "domain": html.escape(_(current.domain)),
+        }
+        if current.notify is None:
+            heading = _("<b>Step {step} of {count}: {action}</b> ({actor} in {domain})", **where)
+        elif current.notify:
+            heading = _(
+                "<b>Step {step} of {count}: {action}</b> ({actor} in {domain}) → notify", **where
+            )
+        else:
+            heading = _(
+                "<b>Step {step} of {count}: {action}</b> ({actor} in {domain}) → no notification",
+                **where,
+            )
+        title = f"<p>{heading}</p><p>{html.escape(current.detail)}</p>"
         figure = diagrams.split_driver(focus=(current.actor,), edges=current.edges)
     parts = [
         title,
         to_html(figure),
-        "<p><b>The ring's slots</b> (slot = index &amp; size - 1)</p>",
+        "<p>" + _("<b>The ring's slots</b> (slot = index &amp; size - 1)") + "</p>",
         _slots(state),
-        "<p><b>The indices</b> (changed ones tinted)</p>",
+        "<p>" + _("<b>The indices</b> (changed ones tinted)") + "</p>",
         _indices(state, before),
     ]
     return f"<div style='{_TEXT}'>{''.join(parts)}</div>", count
@@ -107,9 +128,13 @@ def request_step_view(step: int, start: int = 0) -> tuple[str, int]:
 def request_stepper() -> w.VBox:
     """A step slider over the events of one disk read through a split driver (Lesson 09)."""
     count = len(xenring.one_request())
-    start = w.Dropdown(options=STARTS, description="Indices at", layout=w.Layout(width="22em"))
-    step = w.IntSlider(value=0, min=0, max=count, description="Step")
-    play = w.Play(value=0, min=0, max=count, interval=2000, description="Play")
+    start = w.Dropdown(
+        options=[(_(label), index) for label, index in STARTS.items()],
+        description=_("Indices at"),
+        layout=w.Layout(width="22em"),
+    )
+    step = w.IntSlider(value=0, min=0, max=count, description=_("Step"))
+    play = w.Play(value=0, min=0, max=count, interval=2000, description=_("Play"))
     w.jslink((play, "value"), (step, "value"))
     out = w.HTML()
 
@@ -122,7 +147,7 @@ def request_stepper() -> w.VBox:
     return w.VBox([w.HBox([play, step, start]), out])
 
 
-@functools.cache
+@per_language
 def _ring_plot(device: str) -> Overlay:
     """The ring explorer's figure for `device`: its axes drawn once, its bars and labels for each
     setting. All the settings' simulations run when it is made (`plots.xen.stall_limit`)."""
@@ -135,24 +160,51 @@ def ring_view(device: str, ring_size: int, batch: int) -> tuple[bytes, str]:
     run = xenio.simulate(device, ring_size, batch)
     cost = xenio.overhead_per_request(run.notifications_per_request)
     saved = run.notifications_saved / (2 * run.requests)
-    summary = (
-        f"<p>{run.requests} requests of the <b>{html.escape(device)}</b> workload, ring of "
-        f"<b>{ring_size}</b> slots, batches of <b>{batch}</b>:</p><ul>"
-        f"<li>{run.pushes} pushes; the backend was notified {run.notifications_to_backend} times "
-        f"({run.requests_per_notification:.1f} requests per notification), the frontend "
-        f"{run.notifications_to_frontend} times;</li>"
-        f"<li>{run.notifications_per_request:.2f} notifications per request: "
-        f"<b>{saved:.0%} saved</b> against one per request and one per response;</li>"
-        f"<li>the ring was full with requests waiting during {run.stall_ticks} of {run.ticks} "
-        f"ticks; at most {run.most_outstanding} requests were in the ring; a request took "
-        f"{run.mean_latency:.1f} ticks on average from the guest to its response;</li>"
-        f"<li>priced by the cost model ({cost.cpu} CPU): the notifications add "
-        f"{cost.split_driver:,.0f} cycles per request, where an HVM guest's emulated "
-        f"{_EMULATED[device]} "
-        f"would add {cost.emulated:,.0f} ({xenio.EMULATED_ACCESSES_PER_REQUEST} VM exits to "
-        "QEMU), "
-        f"{cost.ratio:.0f} times more.</li></ul>"
+    items = [
+        _(
+            "{pushes} pushes; the backend was notified {to_backend} times ({per} requests per "
+            "notification), the frontend {to_frontend} times;",
+            pushes=run.pushes,
+            to_backend=run.notifications_to_backend,
+            per=f"{run.requests_per_notification:.1f}",
+            to_frontend=run.notifications_to_frontend,
+        ),
+        _(
+            "{per} notifications per request: <b>{saved} saved</b> against one per request and "
+            "one per response;",
+            per=f"{run.notifications_per_request:.2f}",
+            saved=f"{saved:.0%}",
+        ),
+        _(
+            "the ring was full with requests waiting during {stalls} of {ticks} ticks; at most "
+            "{most} requests were in the ring; a request took {latency} ticks on average from "
+            "the guest to its response;",
+            stalls=run.stall_ticks,
+            ticks=run.ticks,
+            most=run.most_outstanding,
+            latency=f"{run.mean_latency:.1f}",
+        ),
+        _(
+            "priced by the cost model ({cpu} CPU): the notifications add {split} cycles per "
+            "request, where an HVM guest's emulated {device} would add {emulated} ({exits} VM "
+            "exits to QEMU), {ratio} times more.",
+            cpu=cost.cpu,
+            split=f"{cost.split_driver:,.0f}",
+            device=_(_EMULATED[device]),
+            emulated=f"{cost.emulated:,.0f}",
+            exits=xenio.EMULATED_ACCESSES_PER_REQUEST,
+            ratio=f"{cost.ratio:.0f}",
+        ),
+    ]
+    heading = _(
+        "{requests} requests of the <b>{device}</b> workload, ring of <b>{size}</b> slots, "
+        "batches of <b>{batch}</b>:",
+        requests=run.requests,
+        device=html.escape(_(device)),
+        size=ring_size,
+        batch=batch,
     )
+    summary = f"<p>{heading}</p><ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
     plot = _ring_plot(device)
     show_ring(plot.figure, device, ring_size, batch)
     plot.show(plot.figure.axes[1].get_ylim(), lambda: None)  # a batch beyond BATCHES may raise it
@@ -163,15 +215,17 @@ def ring_explorer() -> w.VBox:
     """Device, ring size and batch; notifications and ring-full stalls (Lesson 09)."""
     for name in xenio.DEVICES:
         _ring_plot(name)
-    device = w.Dropdown(options=list(xenio.DEVICES), description="Device")
+    device = w.Dropdown(
+        options=[(_(name), name) for name in xenio.DEVICES], description=_("Device")
+    )
     size = w.SelectionSlider(
         options=xenio.RING_SIZES,
         value=xenio.DEVICES["block"].ring_size,
-        description="Ring size",
+        description=_("Ring size"),
         continuous_update=False,
     )
     batch = w.SelectionSlider(
-        options=BATCHES, value=BATCHES[0], description="Batch", continuous_update=False
+        options=BATCHES, value=BATCHES[0], description=_("Batch"), continuous_update=False
     )
     image, summary = w.Image(format="png"), w.HTML()
 
@@ -188,9 +242,11 @@ def ring_explorer() -> w.VBox:
     size.observe(update, "value")
     batch.observe(update, "value")
     update()
-    note = w.HTML(
-        f"<p style='font-size:85%'>Changing the device resets the ring to its real size. "
-        f"<span style='color:{CHOSEN}'>Outlined</span> (left) and "
-        f"<span style='color:{CHOSEN}'>&#9650;</span> (right): your setting.</p>"
+    said = _(
+        "Changing the device resets the ring to its real size. <span style='color:{color}'>"
+        "Outlined</span> (left) and <span style='color:{color}'>&#9650;</span> (right): your "
+        "setting.",
+        color=CHOSEN,
     )
+    note = w.HTML(f"<p style='font-size:85%'>{said}</p>")
     return w.VBox([w.HBox([device, size, batch]), note, image, summary])
