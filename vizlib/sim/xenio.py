@@ -157,7 +157,7 @@ class RingRun:
 
 
 RUN_COLUMNS = (
-    N_("Ring"),
+    N_("Ring slots"),
     N_("Batch"),
     N_("Pushes"),
     N_("Notifications to Dom0"),
