@@ -55,6 +55,12 @@ def language() -> str:
     return _language
 
 
+def other_language() -> str:
+    """The course's other language: "zh" in the English edition, "en" in the Chinese one. Lesson
+    01 draws the article's figures in it, to set both editions side by side."""
+    return next(lang for lang in LANGUAGES if lang != _language)
+
+
 def set_language(lang: str) -> None:
     """Speak `lang` from now on in this kernel: messages, tables, widgets, plots. Lesson 00.
 
@@ -98,10 +104,17 @@ def _read(path: Path, mtime_ns: int) -> dict[str, str]:
     return {entry.msgid: entry.msgstr for entry in polib.pofile(str(path)).translated_entries()}
 
 
+class Verbatim(str):
+    """Text that is no message: a key, a command line, or a name already in the reader's language
+    (`Name` of the model). `_()` shows it as it is, in every language."""
+
+    __slots__ = ()
+
+
 def _(message: str, **fields: object) -> str:
     """`message` in the course's language, its `{placeholders}` filled from `fields`."""
     text = message
-    if _language != SOURCE:
+    if _language != SOURCE and not isinstance(message, Verbatim):
         text = translations(_language).get(message)
         if text is None:
             _missing.add((_language, message))

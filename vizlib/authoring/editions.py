@@ -1,8 +1,8 @@
 """Where each edition of the course lives: English is the source, a translation sits beside it.
 
-A notebook `notebooks/NN_slug.ipynb` (or `exercises/NN_slug.ipynb`) is translated into `lang` once
-its catalogue `translations/<lang>/notebooks/NN_slug.po` exists; the translated notebook is built
-into `notebooks/<lang>/NN_slug.ipynb`. Until then, the edition of `lang` links to the English one.
+A notebook `notebooks/NN_slug.ipynb` (or `exercises/NN_slug.ipynb`) is translated into `lang` by
+its catalogue `translations/<lang>/notebooks/NN_slug.po`, and built into
+`notebooks/<lang>/NN_slug.ipynb`. Until it is built, the edition of `lang` links to the English one.
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ def translated_file(lang: str, english: str) -> str:
 
 
 def is_translated(lang: str, english: str, root: Path = ROOT) -> bool:
-    return lang == SOURCE or (root / catalogue_file(lang, english)).is_file()
+    """True when the notebook `english` has been built in `lang` (always, for the source)."""
+    return lang == SOURCE or (root / translated_file(lang, english)).is_file()
 
 
 def edition_file(lang: str, english: str, root: Path = ROOT) -> str:
     """The file a reader of `lang` opens for the notebook `english`: its translation once it has
-    a catalogue, else the English notebook."""
+    been built, else the English notebook."""
     if lang == SOURCE or not is_translated(lang, english, root):
         return english
     return translated_file(lang, english)

@@ -18,7 +18,15 @@ KERNEL_METADATA = {
 
 def execute(path: Path) -> float:
     """Run the notebook at `path` in a fresh kernel (cwd: its folder), save it; return seconds."""
+    return run(path)[0]
+
+
+def run(path: Path, probe: str = "") -> tuple[float, str]:
+    """`execute`, then run the code `probe` in the same kernel, unsaved; return the seconds and
+    what the probe printed (the state the lesson left, such as the messages it showed)."""
     nb = nbformat.read(path, as_version=4)
+    if probe:
+        nb.cells.append(nbformat.v4.new_code_cell(probe))
     os.environ.setdefault("PYTHONHASHSEED", "0")
     client = NotebookClient(
         nb,
@@ -31,10 +39,14 @@ def execute(path: Path) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    printed = ""
+    if probe:
+        outputs = nb.cells.pop().outputs
+        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     nb.metadata = nbformat.NotebookNode({**nb.metadata, **KERNEL_METADATA})
     nb.metadata.pop("widgets", None)
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
-    return seconds
+    return seconds, printed
 
 
 def execution_counts_ok(nb: nbformat.NotebookNode) -> bool:

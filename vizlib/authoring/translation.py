@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -47,6 +48,8 @@ LANGUAGE_CELL_TAGS = ["course-language", "remove-cell"]  # remove-cell: not show
 FUZZY_CUTOFF = 0.6  # how alike an old message must be to carry its translation over (difflib)
 _PLACEHOLDER = re.compile(r"{(\w*)}")
 UPDATE = "run `python3 scripts/course.py translate`"
+# Run after a translated lesson, in its kernel: the messages it showed untranslated, as JSON.
+UNTRANSLATED_PROBE = "import json\nfrom vizlib import i18n\nprint(json.dumps(i18n.missing()))"
 
 
 @dataclass(frozen=True)
@@ -429,9 +432,15 @@ def out_of_date(lang: str, root: Path = ROOT) -> list[str]:
     return found
 
 
+def untranslated(printed: str, lang: str) -> list[str]:
+    """The messages of `lang` that `UNTRANSLATED_PROBE` printed."""
+    return [message for shown_in, message in json.loads(printed) if shown_in == lang]
+
+
 def build(lang: str, names: list[str] = (), root: Path = ROOT, progress=print) -> list[Path]:
     """Write the translated notebooks of `lang` (those of the lessons `names`, by id, or all) and
-    run each lesson from a fresh kernel, top to bottom, storing its outputs like the English."""
+    run each lesson from a fresh kernel, top to bottom, storing its outputs like the English.
+    ValueError, listing them, when a lesson showed a message its catalogue lacks."""
     written = []
     for english, lesson in translated_notebooks(lang, root):
         if names and lesson.id not in names:
@@ -442,6 +451,15 @@ def build(lang: str, names: list[str] = (), root: Path = ROOT, progress=print) -
         path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
         if _is_lesson(english, lesson):
             progress(f"executing {translated_file(lang, english)} ...")
-            execute.execute(path)
+            _seconds, printed = execute.run(path, UNTRANSLATED_PROBE)
+            shown = untranslated(printed, lang)
+            if shown:
+                listing = "\n".join(f"  {message!r}" for message in shown)
+                raise ValueError(
+                    f"{translated_file(lang, english)} showed messages that "
+                    f"{message_catalogue(lang, root).relative_to(root)} does not translate "
+                    f"(mark them N_() where defined, translate them where shown, then {UPDATE}):"
+                    f"\n{listing}"
+                )
         written.append(path)
     return written
