@@ -2,6 +2,7 @@
 """Set up the course and run it: the README's two quick-start commands, and the authoring ones.
 
     python3 scripts/course.py lab        set up, then open JupyterLab at the welcome notebook
+    python3 scripts/course.py lab zh     the same, at the Chinese edition's welcome notebook
     python3 scripts/course.py test       set up, then run the whole test suite
     python3 scripts/course.py execute    regenerate the lessons' stored outputs (fresh kernels)
     python3 scripts/course.py sync       regenerate the README's contents and the navigation cells
@@ -174,12 +175,28 @@ def run(args: list[str]) -> int:
     return subprocess.run(args, cwd=ROOT).returncode
 
 
+def editions() -> dict[str, Path]:
+    """Language -> the folder of its lessons: "en" the English ones, each translated edition
+    (`notebooks/zh/`) once it has been built."""
+    folder = ROOT / "notebooks"
+    built = {p.parent.name: p.parent for p in folder.glob(f"*/{Path(WELCOME).name}")}
+    return {"en": folder, **built}
+
+
 def lab(extra: list[str]) -> int:
+    """JupyterLab at the welcome notebook of the edition named first in `extra` (English when
+    none is); the rest of `extra` goes to JupyterLab."""
+    lang = extra[0] if extra and not extra[0].startswith("-") else "en"
+    folders = editions()
+    if lang not in folders:
+        fail(f"no edition {lang!r} of the lessons here; choose one of: {', '.join(folders)}")
+    extra = extra[1:] if extra[:1] == [lang] else extra
     jupyter = [str(venv_python()), "-m", "jupyter"]
-    lessons = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb"))
+    lessons = sorted(str(p.relative_to(ROOT)) for p in folders[lang].glob("*.ipynb"))
     subprocess.run([*jupyter, "trust", *lessons], cwd=ROOT, capture_output=True)
     root_flag = ["--allow-root"] if os.name != "nt" and os.geteuid() == 0 else []
-    opening = [f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url=/lab/tree/{WELCOME}"]
+    welcome = (folders[lang] / Path(WELCOME).name).relative_to(ROOT).as_posix()
+    opening = [f"--ServerApp.root_dir={ROOT}", f"--LabApp.default_url=/lab/tree/{welcome}"]
     return run([*jupyter, "lab", *opening, *root_flag, *extra])
 
 

@@ -1,5 +1,6 @@
 """The syllabus, the files and everything generated from them agree."""
 
+import importlib.util
 from pathlib import Path
 
 import nbformat
@@ -66,3 +67,42 @@ def test_the_glossary_has_chinese_terms_and_known_lessons():
     for entry in terms:
         assert entry.lesson in ids and entry.definition.endswith(".")
     assert {"全虚拟化", "半虚拟化", "虚拟机管理程序"} <= {entry.zh for entry in terms}
+
+
+def _course_script():
+    """scripts/course.py, the quick-start commands, loaded as a module."""
+    spec = importlib.util.spec_from_file_location("course_script", ROOT / "scripts" / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("extra", "welcome", "passed_on"),
+    [
+        ([], "notebooks/00_welcome.ipynb", []),
+        (["zh"], "notebooks/zh/00_welcome.ipynb", []),
+        (["zh", "--no-browser"], "notebooks/zh/00_welcome.ipynb", ["--no-browser"]),
+        (["--no-browser"], "notebooks/00_welcome.ipynb", ["--no-browser"]),
+    ],
+)
+def test_lab_opens_the_welcome_notebook_of_the_edition_asked_for(
+    monkeypatch, extra, welcome, passed_on
+):
+    script = _course_script()
+    started = []
+    monkeypatch.setattr(script.subprocess, "run", lambda *args, **kwargs: None)  # jupyter trust
+    monkeypatch.setattr(script, "run", lambda args: started.append(args) or 0)
+    assert script.lab(extra) == 0
+    (command,) = started
+    assert f"--LabApp.default_url=/lab/tree/{welcome}" in command
+    jupyter_args = command[command.index("lab") + 1 :]
+    assert [
+        a for a in jupyter_args if not a.startswith(("--ServerApp", "--LabApp", "--allow-root"))
+    ] == passed_on
+
+
+def test_lab_names_the_editions_when_asked_for_one_that_does_not_exist(capsys):
+    with pytest.raises(SystemExit):
+        _course_script().lab(["fr"])
+    assert "no edition 'fr' of the lessons here; choose one of: en, zh" in capsys.readouterr().err
