@@ -128,11 +128,11 @@ def exit_table_contradictions() -> list[str]:
         found.append("the nested PIO round trip disagrees on where port I/O is handled")
     for instruction, event in EVENT_OF_INSTRUCTION.items():
         want = techniques.treatment("hardware-assisted", event)
-        listed = trap.VT_X_EXITS.get(instruction, "")
+        listed = trap.vt_x_exits().get(instruction, "")
         if want.kind.startswith("exit") != bool(listed) or (
             listed and want.exit_reason not in listed
         ):
-            found.append(f"VT_X_EXITS {instruction}: {listed!r}, model {want.exit_reason}")
+            found.append(f"vt_x_exits() {instruction}: {listed!r}, model {want.exit_reason}")
     return found
 
 

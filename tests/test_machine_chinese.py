@@ -37,6 +37,7 @@ from vizlib.machine import (
 from vizlib.machine import kvm_api as api
 from vizlib.machine import qemu as pc
 from vizlib.machine.memory import GuestMemory
+from vizlib.tables import markdown_table
 
 pytest.importorskip("unicorn")
 pytest.importorskip("capstone")
@@ -221,6 +222,7 @@ def drive_the_experiments(monkeypatch) -> None:
     shipped = (experiments.HALT_ONLY, experiments.READ_DEVICE, experiments.UPPERCASE_ECHO)
     guests.guest_rows()
     guests.guest_rows([*shipped, experiments.COUNT_ME, pc.HELLO_BOOT])
+    markdown_table(*experiments.runs_table({"tcg": run_guest(experiments.HALT_ONLY, "tcg")}))
     said(lambda: asm.assemble("[section .text]"))
     said(lambda: asm.assemble("frob ax"))
     with monkeypatch.context() as patch:
@@ -241,8 +243,8 @@ def drive_the_experiments(monkeypatch) -> None:
 def drive_the_linux_guest(monkeypatch, tmp_path) -> None:
     """Stored and live runs labelled, how each boot ended, what the guest found, refusals."""
     stored = recordings.everywhere(None, linux.STORED_LOG, "no QEMU here")
-    linux.timing_rows(stored)
-    linux.facts_rows(stored)
+    markdown_table(*linux.timing_rows(stored))
+    markdown_table(*linux.facts_rows(stored))
     linux._virtio_text(linux.GuestReport())
     [linux.LinuxBoot(run, 60).outcome for run in (qemu_run(None, CONSOLE), qemu_run(1))]
     said(lambda: recordings.write("x.log", "t", {}, stored))
@@ -250,7 +252,7 @@ def drive_the_linux_guest(monkeypatch, tmp_path) -> None:
         patch.setattr(recordings.kvm, "unavailable_reason", lambda: "no kvm here")
         patch.setattr(recordings, "version", lambda: "QEMU emulator version 0.0")
         live = recordings.everywhere(lambda accel: (qemu_run(0), {"timeout": "60"}), "x", None)
-        linux.timing_rows(live)
+        markdown_table(*linux.timing_rows(live))
     with monkeypatch.context() as patch:
         patch.setattr(linux.qemu, "unavailable_reason", lambda: None)
         linux.unavailable_reason(tmp_path)
@@ -360,6 +362,7 @@ def test_the_lessons_sentences_read_in_chinese(displayed):
         show.show_run("arm-spin", max_instructions=100)
         label = stored.label
         header, rows = linux.timing_rows(recordings.everywhere(None, linux.STORED_LOG, "x"))
+        table = markdown_table(header, rows)
     assert stopped == (
         "0.2 秒后客户机仍在运行（到目前为止退出了 0 次）；像 `jmp $` 这样的循环永远不会交回控制权"
     )
@@ -373,7 +376,8 @@ def test_the_lessons_sentences_read_in_chinese(displayed):
         f"{about['cpu']}，{about['cores']} 核，{about['system']}），其探测结果为“有 KVM，但没有 "
         f"VT-x/AMD-V：PVM / 嵌套”，使用 {about['qemu']}；不是在本机上运行的。"
     )
-    assert header[:2] == ["-accel", "结束方式"] and rows[0][1] == "已启动，报告完毕后关机"
+    assert header[:2] == ["-accel", "how it ended"] and rows[0][1] == "已启动，报告完毕后关机"
+    assert table.startswith("| -accel | 结束方式 |")
 
 
 def test_the_models_keep_their_english_keys_in_chinese():

@@ -114,8 +114,8 @@ def test_which_events_exit_depends_on_the_paging_mode(event, ept, shadow):
 
 def test_kvm_hands_device_exits_to_user_space_and_handles_the_rest_itself():
     handled = vmexit.HANDLED_WITH_EPT
-    assert handled["writes a device register (OUT)"] == "VM exit to user space"
-    assert handled["has nothing to do and halts (HLT)"] == "VM exit, handled in the kernel"
+    assert handled["writes a device register (OUT)"] == "exit-user"
+    assert handled["has nothing to do and halts (HLT)"] == "exit-kernel"
     assert handled["makes a system call (SYSCALL)"] == "direct"
     assert "handled in user space" in vmexit.EXIT_REASONS["IO_INSTRUCTION"].cause
 

@@ -44,9 +44,14 @@ TECHNIQUE_PVM = "paravirtualization"
 TECHNIQUE_TCG = "emulation"
 TECHNIQUES = (TECHNIQUE_HARDWARE, TECHNIQUE_PVM, TECHNIQUE_TCG)
 PROVIDED_BY = {
-    TECHNIQUE_HARDWARE: "KVM with VT-x or AMD-V",
-    TECHNIQUE_PVM: "KVM's PVM (kvm_pvm), for PVM-aware guests",
-    TECHNIQUE_TCG: "QEMU's TCG",
+    TECHNIQUE_HARDWARE: N_("KVM with VT-x or AMD-V"),
+    TECHNIQUE_PVM: N_("KVM's PVM (kvm_pvm), for PVM-aware guests"),
+    TECHNIQUE_TCG: N_("QEMU's TCG"),
+}
+TECHNIQUE_NAMES = {
+    TECHNIQUE_HARDWARE: N_("hardware assist"),
+    TECHNIQUE_PVM: N_("paravirtualization"),
+    TECHNIQUE_TCG: N_("emulation"),
 }
 
 KVM_ABSENT = N_("absent")
@@ -237,6 +242,33 @@ def can_run(report: HostReport) -> dict[str, bool | None]:
         TECHNIQUE_PVM: report.nested_pvm if kvm else False,
         TECHNIQUE_TCG: True,
     }
+
+
+def can_run_rows(report: HostReport) -> list[tuple[str, str, bool | None]]:
+    """`can_run` as a table's rows, in the course's language: each technique, what provides it
+    here, and whether this machine can run it. Lesson 00."""
+    return [(_(TECHNIQUE_NAMES[t]), _(PROVIDED_BY[t]), ok) for t, ok in can_run(report).items()]
+
+
+CLOCK_SOURCES = "sys/devices/system/clocksource/clocksource0/available_clocksource"
+
+
+def kernel_log(*words: str) -> str:
+    """The lines of this machine's kernel log (`dmesg`) that hold one of `words`, or a sentence in
+    the course's language saying there are none or the log cannot be read here. Lesson 04."""
+    dmesg = shutil.which("dmesg")  # Linux only
+    log = subprocess.run([dmesg], capture_output=True, text=True).stdout if dmesg else ""
+    found = [line for line in log.splitlines() if any(word in line for word in words)]
+    return "\n".join(found) or _(
+        "Nothing found, or the log is not readable here (try `sudo dmesg`)."
+    )
+
+
+def clock_sources(root: str | os.PathLike[str] = "/") -> str:
+    """The Linux clock sources this machine offers, or a sentence in the course's language saying
+    it lists none. Lesson 04."""
+    offered = _read(Path(root), CLOCK_SOURCES)
+    return ", ".join(offered.split()) if offered else _("this machine lists no Linux clock sources")
 
 
 def probe(root: str | os.PathLike[str] = "/") -> HostReport:

@@ -3,7 +3,7 @@
 Without unicorn, capstone, keystone or QEMU, a cell shows one install hint (in full the first time,
 as a short note after that) instead of failing, so the lesson still runs to the end. A guest that
 faults or runs away is shown as its error message, with the PC, not as a traceback. Everything is
-shown in the course's language.
+shown in the course's language (table headers in English, which `markdown_table` translates).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from vizlib.emulation import blocks, cpus, qemu
 from vizlib.emulation.errors import EmulationError, EmulatorMissing, GuestError
 from vizlib.emulation.optional import versions
 from vizlib.emulation.programs import GuestProgram, program
-from vizlib.i18n import _
+from vizlib.i18n import N_, _
 from vizlib.machine import qemu as pc
 from vizlib.tables import markdown_table
 
@@ -85,7 +85,7 @@ def show_status() -> None:
     ]
     state = _("not installed") if pc.unavailable_reason() else _("installed")
     rows.append((pc.BINARY, state, _("boots a real PC (TCG)")))
-    _display(markdown_table([_("Package"), _("Version"), _("Used to")], rows))
+    _display(markdown_table([N_("Package"), N_("Version"), N_("Used to")], rows))
 
 
 def show_listing(guest: GuestProgram | str) -> None:
@@ -115,7 +115,7 @@ def show_listing(guest: GuestProgram | str) -> None:
         cpu=_(cpus.arch(guest.arch).title),
         size=len(guest.code),
     )
-    header = [_("Address"), _("Bytes"), _("Listing"), _("capstone reads"), _("What it does")]
+    header = [N_("Address"), N_("Bytes"), N_("Listing"), N_("capstone reads"), N_("What it does")]
     _display(title, markdown_table(header, rows))
 
 
@@ -136,9 +136,9 @@ def show_run(guest: GuestProgram | str, n: int | None = None, **limits: Any) -> 
         return
     rows = [(name, _value(result.before[name]), _value(v), v) for name, v in result.after.items()]
     lines = [
-        markdown_table([_("Register"), _("Before"), _("After"), _("After (decimal)")], rows),
+        markdown_table([N_("Register"), N_("Before"), N_("After"), N_("After (decimal)")], rows),
         markdown_table(
-            [_("Data area"), _("Before"), _("After")],
+            [N_("Data area"), N_("Before"), N_("After")],
             [(f"{cpus.DATA_BASE:#x}", _bytes(result.memory_before), _bytes(result.memory_after))],
         ),
     ]
@@ -176,7 +176,7 @@ def show_blocks(guest: GuestProgram | str, n: int | None = None) -> None:
     rows = [(f"{b.address:#x}", b.instructions, b.size, b.runs) for b in trace.blocks]
     _display(
         _("Blocks in the order they ran: {chain}", chain=_chain(trace.events)),
-        markdown_table([_("Block at"), _("Instructions"), _("Bytes"), _("Times run")], rows),
+        markdown_table([N_("Block at"), N_("Instructions"), N_("Bytes"), N_("Times run")], rows),
         _(
             "**{translated}** blocks translated, **{executed}** block executions; result {result}.",
             translated=trace.translated,
@@ -202,7 +202,7 @@ def show_speeds(guest: GuestProgram | str = "ppc-sum", repeats: int = 3) -> None
         )
         for mode in blocks.MODES
     ]
-    header = [_("Way"), _("ns per word"), _("vs numpy"), _("vs translated"), _("What runs")]
+    header = [N_("Way"), N_("ns per word"), N_("vs numpy"), N_("vs translated"), N_("What runs")]
     _display(markdown_table(header, rows), emulation_speeds(result))
 
 
@@ -212,7 +212,7 @@ def show_published() -> None:
     Lesson 06.
     """
     rows = [(_(what), ratio, _(source)) for what, ratio, source in blocks.PUBLISHED]
-    header = [_("Published"), _("Times slower than native"), _("Source")]
+    header = [N_("Published"), N_("Times slower than native"), N_("Source")]
     _display(markdown_table(header, rows))
 
 

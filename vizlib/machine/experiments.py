@@ -12,10 +12,10 @@ at port 0x600, or count exits.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from vizlib.i18n import N_, _
+from vizlib.i18n import N_, Verbatim, _
 from vizlib.machine import guests
 from vizlib.machine.devices import DISPLAY_COLUMNS, MmioDevice, PortDevice
 from vizlib.machine.errors import GuestCrashed, GuestTimeout
@@ -174,6 +174,20 @@ class Timing:
     def microseconds_per_exit(self) -> float:
         """The median run's time divided by its exits."""
         return self.seconds * 1e6 / max(self.exits, 1)
+
+
+def runs_table(runs: Mapping[str, RunResult]) -> tuple[list[str], list[tuple]]:
+    """Header and rows for `vizlib.tables.show_table`: what one guest printed on COM1, left on
+    the display, exited with and took, one column per accelerator it ran on (`runs`: accelerator
+    -> its run), the labels in the course's language. Lesson 08."""
+    header = ["", *map(Verbatim, runs)]
+    rows = [
+        (_("printed on COM1"), *(r.serial for r in runs.values())),
+        (_("on the display"), *(r.display for r in runs.values())),
+        (_("exits"), *(r.exit_counts for r in runs.values())),
+        ("µs", *(f"{r.wall_time * 1e6:,.0f}" for r in runs.values())),
+    ]
+    return header, rows
 
 
 def time_guests(guests: Sequence[Guest], accels: Sequence[str], runs: int = 5) -> list[Timing]:

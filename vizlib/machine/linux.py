@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vizlib.course import ROOT
-from vizlib.i18n import N_, _, sentences
+from vizlib.i18n import N_, Verbatim, _, sentences
 from vizlib.machine import qemu, recordings
 from vizlib.machine.linux_image import (
     GUEST_DIR,
@@ -281,13 +281,13 @@ def boots(runs: recordings.Runs) -> dict[str, LinuxBoot]:
 
 
 def timing_rows(runs: recordings.Runs) -> tuple[list[str], list[tuple]]:
-    """(header, rows): how each boot went and how long it took, in the course's language.
-    Lesson 08."""
+    """(header, rows): how each boot went and how long it took, in the course's language (the
+    header in English, which the table translates). Lesson 08."""
     header = [
-        "-accel",
-        _("how it ended"),
-        _("s to the guest's first line"),
-        _("s of kernel uptime then"),
+        Verbatim("-accel"),
+        N_("how it ended"),
+        N_("s to the guest's first line"),
+        N_("s of kernel uptime then"),
     ]
     rows = []
     for accel, booted in boots(runs).items():
@@ -312,9 +312,9 @@ def timing_rows(runs: recordings.Runs) -> tuple[list[str], list[tuple]]:
 
 def facts_rows(runs: recordings.Runs) -> tuple[list[str], list[tuple]]:
     """(header, rows): what the guest found, one column per accelerator it booted on, in the
-    course's language. Lesson 08."""
+    course's language (the header in English, which the table translates). Lesson 08."""
     reports = {a: b.report for a, b in boots(runs).items() if b.report.kernel is not None}
-    header = [_("the guest found"), *(f"-accel {accel}" for accel in reports)]
+    header = [N_("the guest found"), *(Verbatim(f"-accel {accel}") for accel in reports)]
 
     def row(label: str, value: Callable[[GuestReport], object]) -> tuple:
         return (label, *(value(report) for report in reports.values()))
@@ -337,8 +337,9 @@ def facts_rows(runs: recordings.Runs) -> tuple[list[str], list[tuple]]:
 def _virtio_text(report: GuestReport) -> str:
     """Each virtio device and its driver, the device's kind in the course's language."""
     known = set(VIRTIO_DEVICES.values())
-    return "; ".join(
-        f"{_(kind) if kind in known else kind}: {driver}" for kind, driver in report.virtio
+    return _("; ").join(
+        _("{device}: {driver}", device=_(kind) if kind in known else kind, driver=driver)
+        for kind, driver in report.virtio
     ) or _("none")
 
 

@@ -97,7 +97,11 @@ def slowdown_breakdown(
     pairs = [(w, t) for w in names for t in chosen]
     predictions = [costmodel.predict(WORKLOADS[w], t, cpu) for w, t in pairs]
     labels = [
-        " / ".join(part for part, varies in ((w, len(names) > 1), (t, len(chosen) > 1)) if varies)
+        " / ".join(
+            part
+            for part, varies in ((w, len(names) > 1), (TECHNIQUE_LABELS[t], len(chosen) > 1))
+            if varies
+        )
         or w
         for w, t in pairs
     ]

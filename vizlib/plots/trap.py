@@ -25,11 +25,15 @@ BROKEN_EDGE = "#994455"  # the course's colour for a trap edge (diagrams.style.E
 def technique_costs(program: str, title: str | None = None) -> Figure:
     """Bars of VMM entries and of cycles per technique for one guest program. Lesson 02.
 
-    `title`, shown above both panels, is the caller's text, shown as it is given.
+    `program` is a guest program, or the name of one of `trap.EXAMPLES`, then titled with its
+    `trap.EXAMPLE_TITLES` in the course's language. `title`, shown above both panels, is the
+    caller's text, shown as it is given.
 
     Runs that break equivalence are hatched. Cycles come from `vizlib.sim.trap`'s constants
     (Adams & Agesen 2006, Pentium 4, with the illustrative ones its comments name).
     """
+    if program in trap.EXAMPLES:
+        program, title = trap.EXAMPLES[program], title or _(trap.EXAMPLE_TITLES[program])
     results = [trap.run(program, technique) for technique in trap.TECHNIQUES]
     fig, (traps_ax, cycles_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     panels = (

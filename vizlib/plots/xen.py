@@ -106,7 +106,7 @@ def show_ring(fig: Figure, device: str, ring_size: int, batch: int, *, seed: int
     fig.suptitle(
         _(
             "{device}: {requests} requests, {description}",
-            device=device,
+            device=_(device),
             requests=chosen.requests,
             description=_(xenio.DEVICES[device].description),
         ),

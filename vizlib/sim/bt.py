@@ -164,8 +164,8 @@ class Program:
 
     def table(self) -> tuple[tuple[str, ...], list[tuple]]:
         """Header and rows for `vizlib.tables.show_table`: the listing with its classes, in the
-        course's language."""
-        header = (_("Address"), _("Instruction"), _("Bytes"), _("Class"))
+        course's language (the header in English, which the table translates)."""
+        header = (N_("Address"), N_("Instruction"), N_("Bytes"), N_("Class"))
         rows = [(f"{i.address:#x}", i.text, i.length, _(i.kind)) for i in self.instructions]
         return header, rows
 
@@ -219,11 +219,11 @@ class TranslationUnit:
         """Header and rows for `vizlib.tables.show_table`: guest code beside translated code (the
         words in the course's language, the code as it is)."""
         header = (
-            _("Guest address"),
-            _("Guest instruction"),
-            _("Translation"),
-            _("Translated code"),
-            _("Cycles"),
+            N_("Guest address"),
+            N_("Guest instruction"),
+            N_("Translation"),
+            N_("Translated code"),
+            N_("Cycles"),
         )
         rows = [
             (f"{t.guest.address:#x}", t.guest.text, t.method, t.code, f"{t.cycles:g}")
@@ -285,16 +285,32 @@ class Run:
         """Instructions translated, retranslations included."""
         return sum(e.translated for e in self.entries)
 
+    def breakdown_rows(self) -> list[tuple[str, str]]:
+        """Rows for `vizlib.tables.show_table`: the cycles of each cause of `breakdown`, the cause
+        in the course's language."""
+        return [(_(cause), f"{cycles:,.0f}") for cause, cycles in self.breakdown.items()]
+
+    @property
+    def summary(self) -> str:
+        """The run's cycles under binary translation, an interpreter and natively, in one line
+        in the course's language."""
+        return _(
+            "binary translation {translated}, interpreter {interpreted}, native {native} cycles",
+            translated=f"{self.cycles:,.0f}",
+            interpreted=f"{self.interpreted_cycles:,.0f}",
+            native=f"{self.native_cycles:,.0f}",
+        )
+
     def table(self) -> tuple[tuple[str, ...], list[tuple]]:
         """Header and rows for `vizlib.tables.show_table`: one row per entry into a TU, in the
         course's language."""
         header = (
-            _("Pass"),
-            _("Unit"),
-            _("Cache"),
-            _("Instructions translated"),
-            _("Faults"),
-            _("Cycles"),
+            N_("Pass"),
+            N_("Unit"),
+            N_("Cache"),
+            N_("Instructions translated"),
+            N_("Faults"),
+            N_("Cycles"),
         )
         rows = []
         for e in self.entries:

@@ -477,6 +477,26 @@ class CalibrationRow:
         """Model / published - 1: +0.10 means the model says 10 % slower than published."""
         return self.model_slowdown / self.published_slowdown - 1
 
+    def row(self) -> tuple[str, ...]:
+        """A row under CALIBRATION_COLUMNS, its words in the course's language (the source as
+        cited). Lessons 03 and 10."""
+        ratios = f"{self.model_slowdown:.2f}x", f"{self.published_slowdown:.2f}x"
+        versus = f"{techniques.name(self.technique)} / {techniques.name(self.baseline)}"
+        error, kind = f"{self.error:+.0%}", _(self.kind)
+        return (self.workload, self.cpu, versus, *ratios, error, kind, self.source)
+
+
+CALIBRATION_COLUMNS = (
+    N_("Workload"),
+    N_("CPU"),
+    N_("Technique / relative to"),
+    N_("Model"),
+    N_("Published"),
+    N_("Error"),
+    N_("Kind"),
+    N_("Source"),
+)
+
 
 def _ratio(later: str, earlier: str) -> float:
     return value(later) / value(earlier)

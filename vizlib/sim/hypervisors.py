@@ -129,6 +129,15 @@ HYPERVISORS = MappingProxyType(
 )
 
 
+def comparison_rows() -> list[tuple[str, ...]]:
+    """KVM, Xen and QEMU side by side, in the course's language: one row per field of FIELDS, its
+    heading, then each system's value (the columns of `HYPERVISORS`). Lesson 10."""
+    columns = [h.row() for h in HYPERVISORS.values()]
+    return [
+        (_(heading), *values) for heading, *values in zip(FIELDS.values(), *columns, strict=True)
+    ]
+
+
 @dataclass(frozen=True)
 class Claim:
     """One comparison the 2013 article makes, and how it reads today. Lesson 10.
@@ -142,6 +151,11 @@ class Claim:
     verdict: str
     today: str
     source: str
+
+    def row(self) -> tuple[str, ...]:
+        """System, the article's words, their English, what is true today, the verdict and the
+        source: today and the verdict in the course's language."""
+        return (self.system, self.article, self.claim, _(self.today), _(self.verdict), self.source)
 
 
 VERDICTS = (N_("holds"), N_("holds, with a caveat"), N_("out of date"))

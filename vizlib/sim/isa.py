@@ -41,6 +41,19 @@ class Instruction:
         """Sensitive yet runs in user mode without trapping: what breaks Theorem 1."""
         return self.sensitive and not self.privileged
 
+    @property
+    def shown_note(self) -> str:
+        """The note in the course's language."""
+        return _(self.note) if self.note else ""
+
+
+def kind(entry: Instruction) -> str:
+    """The class of `entry` in the course's language: innocuous, privileged, or sensitive but
+    unprivileged (what breaks Theorem 1), that one in bold. Lesson 02."""
+    if entry.innocuous:
+        return _("innocuous")
+    return _("privileged") if entry.privileged else _("**sensitive, not privileged**")
+
 
 _ROW_FORM = "(name, privileged, control_sensitive, behaviour_sensitive[, note])"
 
@@ -458,6 +471,19 @@ ROBIN_IRVINE_NOTE = N_(
     "usually cited; the list as commonly reproduced has 18 mnemonics. PUSH, POP, CALL, JMP, "
     "INT, RET and MOV count only in their segment-register, far or gate forms."
 )
+
+
+def robin_irvine() -> str:
+    """Robin & Irvine's list as commonly reproduced, after ROBIN_IRVINE_NOTE, in the course's
+    language. Lesson 02."""
+    return _(
+        "{note}\n{count} mnemonics: {names}",
+        note=_(ROBIN_IRVINE_NOTE),
+        count=len(ROBIN_IRVINE),
+        names=", ".join(ROBIN_IRVINE),
+    )
+
+
 ROBIN_IRVINE_FORMS = {
     "POP": "POP_SREG",
     "PUSH": "PUSH_SREG",

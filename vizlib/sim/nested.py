@@ -11,7 +11,7 @@ VM that L0 never sees. Costs are the PVM paper's measurements; `trace` lays out 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from numbers import Integral, Real
 from types import MappingProxyType
 
@@ -27,7 +27,7 @@ SETUP_LABELS = MappingProxyType(
         "pvm": N_("PVM, nested (L2 guest)"),
     }
 )
-OPERATIONS = (N_("hypercall"), N_("exception"), N_("MSR access"), "CPUID", "PIO")
+OPERATIONS = (N_("hypercall"), N_("exception"), N_("MSR access"), N_("CPUID"), N_("PIO"))
 EVENTS = (*OPERATIONS, N_("hidden page fault"))
 
 TABLE1 = "PVM paper (SOSP 2023), Table 1, Xeon Platinum 8269CY"
@@ -113,6 +113,10 @@ class PagingScheme:
     l2_page_table_write: str
     used_by: str
 
+    def row(self) -> tuple[str, ...]:
+        """Its fields in order, in the course's language, for a table."""
+        return tuple(_(getattr(self, f.name)) for f in fields(self))
+
 
 # Hardware walks at most two dimensions (guest tables x EPT, lesson 05); the third is flattened
 # in software. Ben-Yehuda et al. (OSDI 2010) describe both ways for KVM; PVM (SOSP 2023) uses
@@ -135,6 +139,19 @@ PAGING_SCHEMES = (
         N_("PVM; nested KVM when L1 gets no EPT"),
     ),
 )
+
+
+def setup_name(setup: str | None) -> str:
+    """The setup `setup` (one of SETUPS, or None: no KVM, or cannot tell) in words, in the course's
+    language. Lesson 10."""
+    if setup is None:
+        return _("no KVM, or cannot tell")
+    return _(SETUP_LABELS[_choice("setup", setup, SETUPS)])
+
+
+def event_name(event: str) -> str:
+    """The event `event` (one of EVENTS) in the course's language. Lesson 10."""
+    return _(_choice("event", event, EVENTS))
 
 
 def _choice(parameter: str, value, allowed: tuple[str, ...]) -> str:

@@ -493,6 +493,15 @@ class Example:
             return shadow_walk(self.shadow, virtual_address)
         return nested_walk(self.memory, virtual_address)
 
+    def outcomes(self, mode: str) -> dict[str, str]:
+        """How the walk of each of EXAMPLE_ADDRESSES ends in `mode`: the physical address, or the
+        fault, keyed by the case, all in the course's language."""
+        outcomes = {}
+        for case, virtual_address in EXAMPLE_ADDRESSES.items():
+            walk = self.walk(mode, virtual_address)
+            outcomes[_(case)] = walk.fault or hex(walk.physical_address)
+        return outcomes
+
 
 def example(levels: int = 4) -> Example:
     """The lesson's example with `levels`-level guest tables and EPT (4 or 5). Lesson 05.

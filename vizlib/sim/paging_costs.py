@@ -55,6 +55,11 @@ class Comparison:
             return TIE
         return EPT_WINS if self.ept_cycles < self.shadow_cycles else SHADOW_WINS
 
+    @property
+    def shown_winner(self) -> str:
+        """`winner` in the course's language."""
+        return _(self.winner)
+
 
 def _rate(parameter: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < math.inf:
@@ -138,6 +143,11 @@ class WorkloadRates:
     def winner(self) -> str:
         """The faster of the two under the full cost model (all the workload's events)."""
         return EPT_WINS if self.ept_slowdown < self.shadow_slowdown else SHADOW_WINS
+
+    @property
+    def shown_winner(self) -> str:
+        """`winner` in the course's language."""
+        return _(self.winner)
 
 
 def workload_rates(names: Sequence[str] = ("fork-heavy", "tlb-heavy"), cpu="modern"):

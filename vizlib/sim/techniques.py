@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from vizlib.i18n import N_, _, check_language, language
+from vizlib.i18n import N_, Verbatim, _, check_language, language
 from vizlib.sim import published
 from vizlib.sim.errors import not_one_of
 
 # Who acts, as one of the course's diagram layers (see vizlib.diagrams.paths).
-GUEST_USER, GUEST_KERNEL, CPU = "guest user", "guest kernel", "hardware"
-VMM, EMULATOR = "hypervisor", "emulator"
+GUEST_USER, GUEST_KERNEL, CPU = N_("guest user"), N_("guest kernel"), N_("hardware")
+VMM, EMULATOR = N_("hypervisor"), N_("emulator")
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,11 @@ class Name:
     en: str
     zh: str
 
-    def __call__(self, lang: str | None = None) -> str:
-        """The name in `lang`, "en" or "zh"; by default in the course's language."""
+    def __call__(self, lang: str | None = None) -> Verbatim:
+        """The name in `lang`, "en" or "zh"; by default in the course's language. Already in its
+        language, it passes through `_()` (a table's header) as it is."""
         lang = language() if lang is None else check_language(lang)
-        return self.en if lang == "en" else self.zh
+        return Verbatim(self.en if lang == "en" else self.zh)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ PROCESSORS = MappingProxyType(
         )
     }
 )  # fmt: skip
-CPUS = tuple(PROCESSORS)
+CPUS = tuple(map(Verbatim, PROCESSORS))  # ids, the same in every language (a table's header)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,26 @@ class Technique:
     foreign_isa: bool
     kernel_runs_in: str
     examples: tuple[str, ...]
+
+    def row(self) -> tuple[str, str, bool, bool, bool]:
+        """Its name, what brought it to x86 and what it asks of the guest and the hardware, in
+        the course's language: a row under FEATURE_COLUMNS. Lesson 01."""
+        return (
+            self.name(),
+            _(self.first),
+            self.guest_modified,
+            self.needs_hardware,
+            self.foreign_isa,
+        )
+
+
+FEATURE_COLUMNS = (
+    N_("Technique"),
+    N_("Since"),
+    N_("Guest modified"),
+    N_("Needs VT-x"),
+    N_("Guest CPU may differ"),
+)
 
 
 TECHNIQUES = MappingProxyType(
@@ -335,6 +356,11 @@ class Treatment:
     def handler(self) -> str:
         """Who performs `how`: the hardware, the hypervisor or the emulator."""
         return _HANDLERS[self.kind]
+
+    @property
+    def shown_how(self) -> str:
+        """`how` in the course's language."""
+        return _(self.how)
 
 
 _HANDLERS = {
@@ -687,6 +713,17 @@ def technique(technique_id: str) -> Technique:
     return TECHNIQUES[_check("technique", technique_id, TECHNIQUES)]
 
 
+def name(technique_id: str, lang: str | None = None) -> Verbatim:
+    """The name of the technique `technique_id`, in `lang` (by default the course's language):
+    for a table's header or a row that would otherwise show the id. Lesson 01."""
+    return technique(technique_id).name(lang)
+
+
+def names(technique_ids) -> str:
+    """The names of techniques as one list, in the course's language. Lesson 10."""
+    return _(", ").join(map(name, technique_ids))
+
+
 def treatment(technique_id: str, event: str, cpu: str | None = None) -> Treatment:
     """How `technique_id` treats `event`, on `cpu` when the processor matters. Lesson 01.
 
@@ -712,6 +749,11 @@ class PathStep:
     actor: str
     action: str
 
+    @property
+    def who(self) -> str:
+        """The actor in the course's language."""
+        return _(self.actor)
+
 
 def path(technique_id: str, event: str, cpu: str | None = None) -> tuple[PathStep, ...]:
     """The steps an `event` takes under a technique, first to last, from its treatment.
@@ -726,7 +768,7 @@ def path(technique_id: str, event: str, cpu: str | None = None) -> tuple[PathSte
     if chosen.kind == "inline":
         does = _("{does}, rewritten by the binary translator", does=does)
     steps = [PathStep(e.actor, does), *(PathStep(a, _(text)) for a, text in kind.step)]
-    steps.append(PathStep(chosen.handler, _(chosen.how)))
+    steps.append(PathStep(chosen.handler, chosen.shown_how))
     return tuple(steps)
 
 

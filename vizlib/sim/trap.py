@@ -72,6 +72,12 @@ COSTS = (
     (N_("port I/O, first-generation VT-x"), VM_EXIT_PORT_IO, f"{_AA}: in from port 0x80"),
 )
 
+
+def cost_rows() -> list[tuple[str, float, str]]:
+    """COSTS with what each one is in the course's language (sources stay as cited). Lesson 02."""
+    return [(_(what), cycles, source) for what, cycles, source in COSTS]
+
+
 # The guest's own machine state and the VMM's (illustrative values). The VMM's tables live high
 # in the address space, and its CR0 has TS and NE set where the guest's does not.
 # CPUID's feature bits differ too: the VMM offers its guest only the features it can virtualize
@@ -113,17 +119,16 @@ _SHADOW_EXITS = {
 }
 
 
-def _vt_x_exits() -> dict[str, str]:
-    """The instructions the model's first-generation VT-x VMM makes exit, and why."""
+def vt_x_exits() -> dict[str, str]:
+    """The instructions the model's first-generation VT-x VMM makes exit, and why, in the
+    course's language. Lesson 02."""
     exits = {}
     for mnemonic, event in EVENT_OF_INSTRUCTION.items():
         chosen = techniques.treatment("hardware-assisted", event)
         if chosen.exit_reason:
-            exits[mnemonic] = f"{chosen.exit_reason} ({TREATMENT_KINDS[chosen.kind].name.en})"
-    return exits | _SHADOW_EXITS
-
-
-VT_X_EXITS = _vt_x_exits()
+            kind = TREATMENT_KINDS[chosen.kind].name()
+            exits[mnemonic] = _("{reason} ({treatment})", reason=chosen.exit_reason, treatment=kind)
+    return exits | {mnemonic: _(why) for mnemonic, why in _SHADOW_EXITS.items()}
 
 
 @dataclass(frozen=True)
@@ -540,4 +545,12 @@ user: CLI    # privileged in ring 3: #GP
 # A user program reads the interrupt table base, which needs no privilege.
 user: SIDT
 """,
+}
+# Each example's title above its figure (`plots.technique_costs`), shown in the course's language.
+EXAMPLE_TITLES = {
+    "cli-popf": N_("cli-popf: save the flags, mask interrupts, restore the flags"),
+    "sgdt": N_("sgdt: load the descriptor table, then read it back"),
+    "io": N_("io: print three bytes on the serial port"),
+    "mixed": N_("mixed: a system call and an address-space switch"),
+    "user-sidt": N_("user-sidt: a user program reads the interrupt table's address"),
 }

@@ -169,6 +169,11 @@ class ExitReason:
     handler_us: float
     source: str
 
+    @property
+    def shown_cause(self) -> str:
+        """The cause in the course's language."""
+        return _(self.cause)
+
 
 _TABLE1 = "derived: PVM paper Table 1 round trip minus the world switch"
 _AS_CPUID = "assumption: as cheap to handle as CPUID, the simplest exit"
@@ -327,6 +332,15 @@ class Timeline:
         """Share of the run spent handling exits."""
         return self.exit_us / self.total_us
 
+    @property
+    def summary(self) -> str:
+        """The share of the run spent in root mode, in one line in the course's language."""
+        return _(
+            "{share} of {total} µs in root mode",
+            share=f"{self.fraction_in_exits:.1%}",
+            total=f"{self.total_us:.0f}",
+        )
+
     def counts(self) -> dict[str, int]:
         """Exits per reason, in the mix's order."""
         found = [s.reason for s in self.segments if s.mode == "root"]
@@ -404,14 +418,22 @@ GUEST_EVENTS = {
         "EXCEPTION_NMI",
     ),
 }
-_IN_KERNEL = TREATMENT_KINDS["exit-kernel"].name.en
-# Where KVM handles each exit of GUEST_EVENTS with EPT, in the model's words.
+# How KVM treats each event of GUEST_EVENTS with EPT: one of techniques.TREATMENT_KINDS.
 HANDLED_WITH_EPT = {
-    techniques.EVENTS[e].does: TREATMENT_KINDS[
-        techniques.treatment(_TECHNIQUE_OF_PAGING["ept"], e).kind
-    ].name.en
+    techniques.EVENTS[e].does: techniques.treatment(_TECHNIQUE_OF_PAGING["ept"], e).kind
     for e in techniques.EVENTS
-} | dict.fromkeys(list(GUEST_EVENTS)[len(techniques.EVENTS) :], _IN_KERNEL)
+} | dict.fromkeys(list(GUEST_EVENTS)[len(techniques.EVENTS) :], "exit-kernel")
+
+
+def guest_event_rows() -> list[tuple[str, str, str, str]]:
+    """GUEST_EVENTS as rows of `vizlib.tables.show_table`, in the course's language: what the
+    guest does, its exit with EPT and with shadow paging ("no exit" when none), and how KVM
+    treats it with EPT. Lesson 05."""
+    rows = []
+    for event, reasons in GUEST_EVENTS.items():
+        exits = (reason or _("no exit") for reason in reasons)
+        rows.append((_(event), *exits, TREATMENT_KINDS[HANDLED_WITH_EPT[event]].name()))
+    return rows
 
 
 def exit_reason(event: str, paging: str = "ept") -> str | None:

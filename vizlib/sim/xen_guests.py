@@ -41,6 +41,11 @@ class GuestType:
         kernel, disk_and_network = _(self.kernel), _(self.disk_and_network)
         return (self.name, self.xl_type, kernel, self.needs_vtx, model, disk_and_network)
 
+    def running_row(self) -> tuple[str, str, str]:
+        """How the guest type boots and does privileged work, a row under RUNNING_COLUMNS, in the
+        course's language."""
+        return (self.name, _(self.boot), _(self.privileged_instructions))
+
 
 GUEST_TYPES = (
     GuestType(
@@ -118,6 +123,8 @@ GUEST_COLUMNS = (
     N_("Device model"),
     N_("Disk and network"),
 )
+
+RUNNING_COLUMNS = (N_("Type"), N_("Boot"), N_("Privileged work"))
 
 
 def suitable(
@@ -212,3 +219,17 @@ XEN_AND_KVM = (
         N_("yes on x86 (PVM, lesson 07, does without, but is not part of Linux)"),
     ),
 )
+
+
+def example_rows() -> list[tuple[str, str]]:
+    """Each of EXAMPLES and the guest types `suitable` finds for it (or none), in the course's
+    language. Lesson 09."""
+    return [
+        (_(case), _(", ").join(suitable(**constraints)) or _("none"))
+        for case, constraints in EXAMPLES.items()
+    ]
+
+
+def xen_and_kvm_rows() -> list[tuple[str, str, str]]:
+    """XEN_AND_KVM in the course's language: a question, Xen's answer, KVM's. Lesson 09."""
+    return [tuple(map(_, row)) for row in XEN_AND_KVM]

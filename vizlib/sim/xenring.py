@@ -332,6 +332,16 @@ class RequestStep:
     edges: tuple[tuple[str, str], ...] = ()
     notify: bool | None = None
 
+    @property
+    def who(self) -> str:
+        """The actor in the course's language."""
+        return _(self.actor)
+
+    @property
+    def where(self) -> str:
+        """The domain, or the hardware, in the course's language."""
+        return _(self.domain)
+
 
 def _minus(later: int, earlier: int) -> str:
     """`later - earlier = d`, saying "mod 2**32" when the subtraction wraps."""
