@@ -106,3 +106,51 @@ def test_matplotlib_draws_chinese_with_the_diagrams_font():
         assert "WenQuanYi Zen Hei" in mpl.rcParams["font.family"]
     finally:
         mpl.rcParams["font.family"] = before
+
+
+def test_verbatim_text_is_shown_as_it_is_and_is_no_missing_message():
+    with use("zh"):
+        assert _(i18n.Verbatim("-accel tcg")) == "-accel tcg"
+        assert _(i18n.Verbatim("{n} x"), n=2) == "2 x"
+    assert ("zh", "-accel tcg") not in i18n.missing()
+
+
+def test_the_other_language_is_chinese_in_english_and_english_in_chinese():
+    assert i18n.other_language() == "zh"
+    with use("zh"):
+        assert i18n.other_language() == "en"
+
+
+def test_a_table_of_model_names_translates_its_header_once_in_either_language():
+    from vizlib.sim import techniques
+    from vizlib.tables import markdown_table
+
+    def both():
+        chinese = markdown_table(*techniques.table(("native", "emulation")))
+        english = markdown_table(*techniques.table(("native", "emulation"), lang="en"))
+        return chinese, english
+
+    chinese, english = both()
+    assert english == chinese  # English edition: both in English
+    assert english.startswith("| Event | native (no VMM) | hardware emulation |")
+    before = set(i18n.missing())
+    with use("zh"):
+        chinese, english = both()
+    assert chinese.startswith("| 事件 | 原生（无虚拟化） | 硬件模拟 |")
+    assert english.startswith("| Event | native (no VMM) | hardware emulation |")
+    assert set(i18n.missing()) == before
+
+
+def test_the_build_finds_what_a_lesson_showed_untranslated_in_its_kernel(tmp_path):
+    import nbformat
+
+    from vizlib.authoring import execute, translation
+
+    path = tmp_path / "lesson.ipynb"
+    code = (
+        'from vizlib.i18n import _, set_language\n\nset_language("zh")\n_("yes"), _("no such one")'
+    )
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+    _seconds, printed = execute.run(path, translation.UNTRANSLATED_PROBE)
+    assert translation.untranslated(printed, "zh") == ["no such one"]
+    assert len(nbformat.read(path, as_version=4).cells) == 1  # the probe is not saved
