@@ -70,6 +70,7 @@ from .checks import (
     sequence,
     text,
 )
+from .variants import Variant, variant
 
 __all__ = [
     "CheckFailed",
@@ -85,4 +86,6 @@ __all__ = [
     "own_machine",
     "sequence",
     "text",
+    "Variant",
+    "variant",
 ]
