@@ -99,7 +99,7 @@ def question_rows(
         points, status, message = _judge_question(
             question, reference, answers, section, final, limits, records
         )
-        message = "; ".join(filter(None, [message, *notes]))
+        message = _with_notes(message, notes)
         rows.append(
             Row(
                 submission,
@@ -109,10 +109,18 @@ def question_rows(
                 round(points, 2),
                 spec.points,
                 status,
-                _trim(message),
+                message,
             )
         )
     return rows
+
+
+def _with_notes(message: str, notes: list[str]) -> str:
+    """A question's message trimmed to leave room for the submission's notes, which are kept
+    whole (a warning about the copy or the sandbox is on every row)."""
+    tail = "; ".join(notes)
+    room = max(MESSAGE_LIMIT - len(tail) - 2, MESSAGE_LIMIT // 3) if tail else MESSAGE_LIMIT
+    return "; ".join(filter(None, [_trim(message, room), tail]))
 
 
 def _judge_question(
@@ -319,6 +327,6 @@ def _write(path: Path, header: tuple[str, ...], lines: Iterable[Iterable[Any]]) 
     os.replace(partial, path)
 
 
-def _trim(text: str) -> str:
+def _trim(text: str, limit: int = MESSAGE_LIMIT) -> str:
     text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
