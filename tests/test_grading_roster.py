@@ -32,6 +32,7 @@ from vizlib.grading.checks import item_salt
 from vizlib.grading.exercise import ANSWER, CHECK, load_exercises, tagged
 from vizlib.grading.judge import judge
 from vizlib.grading.reference import run_references
+from vizlib.grading.release import solved_copy
 from vizlib.grading.roster import seed
 
 EXERCISES = ROOT / "exercises"
@@ -76,21 +77,6 @@ def assigned(source: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def copy_of(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    return nbformat.reads(nbformat.writes(nb), as_version=4)
-
-
-def solved(copy: nbformat.NotebookNode, exercise: str) -> nbformat.NotebookNode:
-    """`copy` with its exercise's solution in its answer cells, as a learner who did it all."""
-    solution = nbformat.read(EXERCISES / "solutions" / f"{exercise}.ipynb", as_version=4)
-    answers = {tagged(c, ANSWER)[0]: c.source for c in solution.cells if tagged(c, ANSWER)}
-    nb = copy_of(copy)
-    for cell in nb.cells:
-        for question in tagged(cell, ANSWER):
-            cell.source = answers[question]
-    return nb
-
-
 def run_as_learner(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     NotebookClient(
         nb, timeout=120, allow_errors=True, resources={"metadata": {"path": folder}}
@@ -123,7 +109,7 @@ def answers_of(nb: nbformat.NotebookNode, folder: Path) -> tuple[nbformat.Notebo
 def typed_in(copy: nbformat.NotebookNode, literals: dict, sources: dict) -> nbformat.NotebookNode:
     """`copy` with another learner's answers typed in: their values, or their code where none
     is a plain value (a class, a function)."""
-    nb = copy_of(copy)
+    nb = nbformat.reads(nbformat.writes(copy), as_version=4)
     for cell in nb.cells:
         for question in tagged(cell, ANSWER):
             values = literals[question]
@@ -186,19 +172,16 @@ def workflow(tmp_path_factory) -> dict:
     work.mkdir()
     executed, literals, sources = {}, {}, {}
     for path in sorted((class_ / "ana").glob("*.ipynb")):
-        nb = solved(nbformat.read(path, as_version=4), path.stem)
+        nb = solved_copy(EXERCISES, path.stem, path)
         sources[path.stem] = {tagged(c, ANSWER)[0]: c.source for c in nb.cells if tagged(c, ANSWER)}
         executed["ana", path.stem], literals[path.stem] = answers_of(nb, work)
     for exercise in literals:
         copy = nbformat.read(class_ / "ben" / f"{exercise}.ipynb", as_version=4)
         nb = typed_in(copy, literals[exercise], sources[exercise])
         executed["ben", exercise] = run_as_learner(nb, work)
-    carla = solved(nbformat.read(class_ / "carla" / "00_welcome.ipynb", as_version=4), "00_welcome")
+    carla = solved_copy(EXERCISES, "00_welcome", class_ / "carla" / "00_welcome.ipynb")
     executed["carla", "00_welcome"] = run_as_learner(carla, work)
-    public = solved(
-        nbformat.read(EXERCISES / "04_paravirtualization.ipynb", as_version=4),
-        "04_paravirtualization",
-    )
+    public = solved_copy(EXERCISES, "04_paravirtualization")
     _, published = answers_of(public, work)
     eve = nbformat.read(class_ / "eve" / "04_paravirtualization.ipynb", as_version=4)
     executed["eve", "04_paravirtualization"] = run_as_learner(

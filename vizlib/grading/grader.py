@@ -28,7 +28,7 @@ from .hidden import load_hidden_checks
 from .messages import say
 from .reference import Reference, run_references, trusted_kernel
 from .report import write_report
-from .roster import read_roster, read_secret, seed
+from .roster import Roster, load
 from .runner import Job, run_jobs
 from .sandbox import Limits, Sandbox, SandboxUnavailable
 from .submission import BadNotebook, Submission, graded_copy, read_submission
@@ -99,17 +99,6 @@ def shard_of(found: list[Found], shard: tuple[int, int]) -> list[Found]:
     return [item for index, item in enumerate(ordered) if index % count == number - 1]
 
 
-@dataclass(frozen=True)
-class Roster:
-    """The students of a roster and the course secret their variants come from."""
-
-    students: frozenset[str]
-    secret: bytes
-
-    def variant(self, exercise: Exercise, student: str) -> int:
-        return seed(self.secret, exercise.id, student) if exercise.variable else DEFAULT
-
-
 def grade(
     paths: Sequence[str | Path],
     csv_path: str | Path,
@@ -146,40 +135,11 @@ def grade(
     try:
         exercises = load_exercises(Path(exercises_dir) if exercises_dir else installed_exercises())
         hidden = load_hidden_checks(Path(extra_checks), exercises) if extra_checks else {}
-        if roster is not None:
-            students = frozenset(student.id for student in read_roster(Path(roster)))
-            class_roster = Roster(students, read_secret(Path(secret) if secret else None))
-        else:
-            class_roster = None
+        class_roster = load(Path(roster), Path(secret) if secret else None) if roster else None
     except ValueError as error:
         raise GradingError(str(error)) from None
     found = shard_of(find_submissions(paths), shard)
-    rows: dict[int, list[gb.Row]] = {}
-    readable: dict[int, Submission] = {}
-    variants: dict[int, int] = {}
-    for index, item in enumerate(found):
-        if not item.notebook:
-            rows[index] = [gb.not_a_notebook_row(item.name, item.student)]
-            continue
-        try:
-            submission = read_submission(item.path, exercises)
-        except BadNotebook as error:
-            known = exercises.get(error.exercise) if error.exercise else None
-            rows[index] = gb.bad_notebook_rows(
-                item.name, item.student, str(error), known, error.exercise or ""
-            )
-            continue
-        if class_roster is not None and item.student not in class_roster.students:
-            reason = say("not-in-roster", student=item.student)
-            rows[index] = gb.bad_notebook_rows(
-                item.name, item.student, reason, submission.exercise, status="error"
-            )
-            continue
-        submission.notes += _variant_notes(submission, item.student, class_roster is not None)
-        readable[index] = submission
-        variants[index] = (
-            class_roster.variant(submission.exercise, item.student) if class_roster else DEFAULT
-        )
+    rows, readable, variants = _read(found, exercises, class_roster)
     used = sorted({s.exercise.id for s in readable.values()})
     wanted: dict[str, list[int]] = {}
     for index, submission in readable.items():
@@ -189,7 +149,7 @@ def grade(
         try:
             if sandbox is not None:
                 sandbox.check(Path(tmp) / "check")
-            echo(_start_line(len(found), shard, len(used), sandbox is not None, jobs, class_roster))
+            echo(_start_line(len(found), shard, len(used), bool(sandbox), jobs, bool(class_roster)))
             lock, finished = threading.Lock(), [0]
 
             def report_rows(index: int) -> None:
@@ -239,8 +199,42 @@ def grade(
     return book
 
 
+def _read(
+    found: list[Found], exercises: dict[str, Exercise], roster: Roster | None
+) -> tuple[dict[int, list[gb.Row]], dict[int, Submission], dict[int, int]]:
+    """Read every file: the rows of those that cannot be graded, the readable submissions and
+    the variant each is graded on (the student's own with a roster, else the default)."""
+    rows: dict[int, list[gb.Row]] = {}
+    readable: dict[int, Submission] = {}
+    variants: dict[int, int] = {}
+    for index, item in enumerate(found):
+        if not item.notebook:
+            rows[index] = [gb.not_a_notebook_row(item.name, item.student)]
+            continue
+        try:
+            submission = read_submission(item.path, exercises)
+        except BadNotebook as error:
+            known = exercises.get(error.exercise) if error.exercise else None
+            rows[index] = gb.bad_notebook_rows(
+                item.name, item.student, str(error), known, error.exercise or ""
+            )
+            continue
+        exercise = submission.exercise
+        if roster is not None and item.student not in roster:
+            reason = say("not-in-roster", student=item.student)
+            rows[index] = gb.bad_notebook_rows(
+                item.name, item.student, reason, exercise, status="error"
+            )
+            continue
+        submission.notes += _variant_notes(submission, item.student, roster is not None)
+        readable[index] = submission
+        own = roster is not None and exercise.variable
+        variants[index] = roster.variant(exercise.id, item.student) if own else DEFAULT
+    return rows, readable, variants
+
+
 def _start_line(
-    count: int, shard: tuple[int, int], exercises: int, sandboxed: bool, jobs: int, roster
+    count: int, shard: tuple[int, int], exercises: int, sandboxed: bool, jobs: int, roster: bool
 ) -> str:
     """The line grading starts with: what is graded, and how."""
     how = [_("sandboxed") if sandboxed else _("NOT sandboxed (--no-sandbox)")]

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from vizlib.i18n import SOURCE, _
+from vizlib.i18n import LANGUAGES, SOURCE, _
 
 from .exercise import (
     ANSWER,
@@ -39,7 +39,7 @@ from .exercise import (
     tags,
 )
 from .reference import Reference, run_references
-from .roster import read_roster, read_secret, seed
+from .roster import load
 from .variants import DEFAULT, PARAMETERS, Variant, parameters_source, reorder_options
 
 CODE_PLACEHOLDER = (
@@ -72,18 +72,19 @@ def student_copy(reference: Reference) -> NotebookNode:
     return student
 
 
-def solved_copy(exercises_dir: Path, name: str) -> NotebookNode:
-    """The student copy `name` (e.g. "04_paravirtualization") with its solution's answer cells in
-    it: what a learner who solved every question hands in (unexecuted)."""
-    copy = nbformat.read(Path(exercises_dir) / f"{name}.ipynb", as_version=4)
+def solved_copy(exercises_dir: Path, name: str, path: Path | None = None) -> NotebookNode:
+    """The student copy `name` (e.g. "04_paravirtualization"), or the copy at `path` (a student's
+    own), with its solution's answer cells in it: what a learner who solved every question hands
+    in (unexecuted)."""
+    nb = nbformat.read(path or Path(exercises_dir) / f"{name}.ipynb", as_version=4)
     solution = nbformat.read(Path(exercises_dir) / "solutions" / f"{name}.ipynb", as_version=4)
     answers = [cell.source for cell in solution.cells if tagged(cell, ANSWER)]
-    cells = [cell for cell in copy.cells if tagged(cell, ANSWER)]
+    cells = [cell for cell in nb.cells if tagged(cell, ANSWER)]
     if len(answers) != len(cells):
         raise ValueError(f"{name}: the student copy is stale; run the release")
     for cell, source in zip(cells, answers, strict=True):
         cell.source = source
-    return copy
+    return nb
 
 
 def keyed(source: str, key: str) -> str:
@@ -185,10 +186,10 @@ def release_roster(
     """Write each student's copy of each exercise (those `names` gives, by id or number, or
     all) to `out/<student>/`; returns the paths written. ValueError when the roster, the
     secret or a public copy cannot be used."""
-    students, key = read_roster(roster), read_secret(secret)
+    class_roster = load(roster, secret)
     exercises = _chosen(load_exercises(Path(exercises_dir)), names)
     variants = {
-        ex.id: [DEFAULT, *(seed(key, ex.id, s.id) for s in students)]
+        ex.id: [DEFAULT, *(class_roster.variant(ex.id, s.id) for s in class_roster.students)]
         for ex in exercises
         if ex.variable
     }
@@ -197,7 +198,7 @@ def release_roster(
     for exercise in exercises:
         references = found[exercise.id]
         editions = _editions(Path(exercises_dir), exercise, references[DEFAULT], echo)
-        for language in sorted({s.language for s in students} - set(editions)):
+        for language in sorted({s.language for s in class_roster.students} - set(editions)):
             echo(
                 _(
                     "{exercise} has no edition in {language} yet: its students get the English "
@@ -206,8 +207,8 @@ def release_roster(
                     language=language,
                 )
             )
-        for student in students:
-            number = seed(key, exercise.id, student.id) if exercise.variable else DEFAULT
+        for student in class_roster.students:
+            number = class_roster.variant(exercise.id, student.id) if exercise.variable else DEFAULT
             public = editions.get(student.language, editions[SOURCE])
             nb = personal_copy(public, references[number], student.id)
             path = Path(out) / student.id / exercise.path.name
@@ -244,12 +245,13 @@ def _editions(
         )
     english = nbformat.read(path, as_version=4)
     found = {SOURCE: english}
-    for translated in sorted(folder.glob(f"*/{exercise.path.name}")):
-        if translated.parent.name == "solutions":
+    for language in LANGUAGES:
+        translated = folder / language / exercise.path.name
+        if language == SOURCE or not translated.is_file():
             continue
         nb = nbformat.read(translated, as_version=4)
         if _code(nb) == _code(english):
-            found[translated.parent.name] = nb
+            found[language] = nb
         else:
             echo(_("{path} is out of date: its students get the English copy", path=translated))
     return found

@@ -40,6 +40,26 @@ class Student:
     language: str = SOURCE
 
 
+@dataclass(frozen=True)
+class Roster:
+    """A class: its students, and the course secret their variants come from."""
+
+    students: tuple[Student, ...]
+    secret: bytes
+
+    def __contains__(self, student: str) -> bool:
+        return any(s.id == student for s in self.students)
+
+    def variant(self, exercise: str, student: str) -> int:
+        """The variant of `exercise` that `student` gets."""
+        return seed(self.secret, exercise, student)
+
+
+def load(roster: Path, secret: Path | None = None) -> Roster:
+    """The roster at `roster`, with the course secret; RosterError says what is wrong."""
+    return Roster(tuple(read_roster(roster)), read_secret(secret))
+
+
 def default_secret() -> Path:
     """Where the course secret is kept unless `--secret` says otherwise."""
     config = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
