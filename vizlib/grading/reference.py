@@ -117,17 +117,16 @@ def run_references(
     variants = variants or {}
     rng = random.Random(secrets.randbits(64))
     jobs = []
-    for exercise in exercises:
+    for index, exercise in enumerate(exercises):
         extra = hidden.get(exercise.id, ())
         questions = {**exercise.questions, **{q.id: q for q in extra}}
         inputs = draw_inputs(questions, rng) if draw else {}
         wanted = sorted(set(variants.get(exercise.id, [DEFAULT]))) if exercise.variable else []
         for number, chunk in enumerate(_chunks(wanted or [DEFAULT], workers)):
             copy = reference_copy(exercise, 10 * cell_timeout, inputs, extra, chunk)
-            kernel = trusted_kernel(folder / "work" / f"{exercise.id}-{number}")
-            job = Job(
-                f"reference-{exercise.id}-{number}", copy, 10 * cell_timeout * len(chunk), kernel
-            )
+            key = f"r{index}-{number}"  # short: the kernel's socket paths have a length limit
+            kernel = trusted_kernel(folder / "work" / key)
+            job = Job(key, copy, 10 * cell_timeout * len(chunk), kernel)
             jobs.append((questions, job))
     jobs.sort(key=lambda pair: -len(pair[1].graded.roles))  # the longest first
     with ThreadPoolExecutor(max_workers=workers) as pool:
