@@ -326,3 +326,23 @@ def test_every_sentence_of_the_grading_package_is_translated():
     from vizlib.authoring import translation
 
     assert not [s for s in translation.stale_messages("zh") if "vizlib/grading" in str(s)]
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_the_roster_commands_refuse_to_run_without_what_they_need(released, tmp_path, capsys):
+    from vizlib.grading.__main__ import main
+
+    roster_file = write_roster(tmp_path / "roster.csv", "student\nana\n")
+    nbformat.write(student(released), tmp_path / "ana.ipynb")
+    common = ["--exercises", str(released), "--secret", str(tmp_path / "nowhere")]
+    grade = ["grade", str(tmp_path / "ana.ipynb"), "--csv", str(tmp_path / "g.csv")]
+    for args, problem in (
+        ([*grade, "--roster", str(roster_file), *common], "no course secret at"),
+        (["release", "--roster", str(roster_file), *common], "release --roster needs --out DIR"),
+        (["release", "04", "--exercises", str(released)], "exercise names and --out go with"),
+    ):
+        assert main(args) == 2
+        assert problem in capsys.readouterr().err
+    assert not (tmp_path / "g.csv").exists()
