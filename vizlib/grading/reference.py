@@ -51,7 +51,10 @@ class Reference:
     variant: int = DEFAULT
 
     def salt(self, question: str) -> str:
-        return f"{self.exercise.id}/{question}"
+        """The salt of a question's keys; a student's variant has its own, so two students' keys
+        never show that their answers are the same."""
+        salt = f"{self.exercise.id}/{question}"
+        return salt if self.variant == DEFAULT else f"{salt}/{self.variant}"
 
     def keys(self, question: str) -> list[dict[str, Any]]:
         """The keys of the question's items."""
