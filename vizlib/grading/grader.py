@@ -249,13 +249,13 @@ def _start_line(
             number=shard[0],
             shards=shard[1],
             exercises=exercises,
-            how=", ".join(how),
+            how=_(", ").join(how),
         )
     return _(
         "grading {count} submissions of {exercises} exercises, {how}",
         count=count,
         exercises=exercises,
-        how=", ".join(how),
+        how=_(", ").join(how),
     )
 
 
