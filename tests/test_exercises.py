@@ -96,13 +96,14 @@ def test_every_untouched_student_copy_scores_zero_and_says_why(gradebook, studen
 
 def test_exercise_10_tells_ept_from_paravirtualization():
     """Deployment c's slowdown under paravirtualization (the answer) and under EPT differ by
-    0.5 %: the check's tolerance must tell them apart."""
+    0.5 % for some workloads: the check's tolerance must tell them apart for every workload a
+    variant may draw."""
     deploy = read_exercise(SOLUTIONS["10_choosing"]).questions["deploy"]
     call = ast.parse(deploy.items[2].source, mode="eval").body
     args = {keyword.arg: ast.literal_eval(keyword.value) for keyword in call.keywords}
-    forkwait = costmodel.WORKLOADS["forkwait"]
-    pv = costmodel.predict(forkwait, "paravirtualization", "p4").slowdown
-    ept = costmodel.predict(forkwait, "hardware-assisted-ept", "p4").slowdown
-    key = make_key("mapping", {"c": pv}, args, "salt")
-    assert judge("mapping", {"c": pv}, key, args, "salt").passed
-    assert not judge("mapping", {"c": ept}, key, args, "salt").passed
+    for workload in costmodel.WORKLOADS.values():
+        pv = costmodel.predict(workload, "paravirtualization", "p4").slowdown
+        ept = costmodel.predict(workload, "hardware-assisted-ept", "p4").slowdown
+        key = make_key("mapping", {"c": pv}, args, "salt")
+        assert judge("mapping", {"c": pv}, key, args, "salt").passed
+        assert not judge("mapping", {"c": ept}, key, args, "salt").passed, workload

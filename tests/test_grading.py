@@ -167,7 +167,7 @@ def test_release_says_which_solution_fails(tmp_path):
     nbformat.write(nb, tmp_path / "solutions" / "99_demo.ipynb")
     with pytest.raises(
         ValueError,
-        match="reference solution of 99_demo failed in a cell: RuntimeError: broken set-up",
+        match="reference solution of 99_demo failed in the section of traps: RuntimeError: broken",
     ):
         release.release(tmp_path)
 

@@ -14,8 +14,9 @@ to CI, measured on this machine, beside the course's goals.
 - Machine: guest instructions per second under each accelerator of `vizlib.machine`, and the cost
   of one exit in the Python VMM beside the same guest in qemu-system-x86_64; lesson 08's Linux
   guest booted on each accelerator (`vizlib.machine.linux`).
-- Grading: the grading command on a class of 200 copies of exercise 04, sandboxed: the time for
-  the class, and seconds per submission per core.
+- Grading: a roster of 200 students, each released their own variant of exercise 04, completed
+  with the solution and graded with the roster, sandboxed: the time for the release and for the
+  class, and seconds per submission per core.
 - The installed size of the environment, and of a learner's: what `python3 scripts/course.py lab`
   installs, into a fresh virtual environment.
 `--write` stores the tables, with the machine they were measured on, in course/benchmarks.md.
@@ -751,20 +752,39 @@ def measure_guest(boots: int = GUEST_BOOTS) -> Section:
 
 
 def measure_grading(size: int = GRADING_CLASS) -> Section:
-    """The grading command on a class of `size` submissions, sandboxed, WORKERS jobs."""
+    """A class of `size` students on a roster: the release of a copy per student, then the
+    grading command on every copy completed with the solution, sandboxed, WORKERS jobs."""
+    import secrets
+
     from vizlib.grading.grader import GradingError, grade
-    from vizlib.grading.release import solved_copy
+    from vizlib.grading.release import release_roster, solved_copy
 
     section = Section("Grading", ("figure", "value"))
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
-        (Path(tmp) / "class").mkdir()
-        solved = solved_copy(ROOT / "exercises", GRADING_EXERCISE)
-        for number in range(size):
-            nbformat.write(solved, Path(tmp) / "class" / f"student{number:03}.ipynb")
-        say(f"grading a class of {size} submissions of {GRADING_EXERCISE} ...")
+        root = Path(tmp)
+        (root / "secret").write_text(secrets.token_hex(32))
+        students = [f"student{number:03}" for number in range(size)]
+        (root / "roster.csv").write_text("student\n" + "".join(f"{s}\n" for s in students))
+        say(f"releasing {GRADING_EXERCISE} to a roster of {size} students ...")
+        start = time.perf_counter()
+        copies = release_roster(
+            ROOT / "exercises",
+            root / "roster.csv",
+            root / "class",
+            root / "secret",
+            [GRADING_EXERCISE],
+            echo=lambda line: None,
+        )
+        release_seconds = time.perf_counter() - start
+        for path in copies:
+            solved = solved_copy(ROOT / "exercises", GRADING_EXERCISE, path)
+            (root / "submissions" / path.parent.name).mkdir(parents=True)
+            nbformat.write(solved, root / "submissions" / path.parent.name / path.name)
+        say(f"grading the class's {size} submissions of {GRADING_EXERCISE} ...")
         start = time.perf_counter()
         try:
-            rows = grade([Path(tmp) / "class"], Path(tmp) / "grades.csv", jobs=WORKERS,
+            rows = grade([root / "submissions"], root / "grades.csv", jobs=WORKERS,
+                         roster=root / "roster.csv", secret=root / "secret",
                          echo=lambda line: None)  # fmt: skip
         except GradingError as error:
             section.notes.append(f"n/a ({error})")
@@ -774,16 +794,19 @@ def measure_grading(size: int = GRADING_CLASS) -> Section:
     per_core = seconds * cores / size
     full_marks = all(row.status == "passed" for row in rows)
     section.rows += [
-        ("class", f"{size} solved copies of {GRADING_EXERCISE}, sandboxed, {WORKERS} jobs"),
-        ("time for the class", f"{seconds:.0f} s"),
+        ("class", f"{size} students on a roster, each with a variant of {GRADING_EXERCISE}"),
+        ("release of a copy per student", f"{release_seconds:.0f} s"),
+        (f"grading the class (sandboxed, {WORKERS} jobs)", f"{seconds:.0f} s"),
         ("seconds per submission per core", f"{per_core:.2f} s"),
         ("every submission scored full marks", "yes" if full_marks else "**no**"),
     ]
     section.goals.append((GOALS["grading"], per_core < GRADING_SECONDS))
     section.notes.append(
-        "The whole `grade` command: the reference run of the solution, then every submission "
-        "under pytest and nbval in its own kernel inside bubblewrap, judged in the grader. Per "
-        f"submission per core: the time for the class x {cores} cores / {size} submissions."
+        "The release runs the solution once per student's variant (many variants in one trusted "
+        "kernel) and writes each copy. The grading: the reference run of the solution for every "
+        "variant, then every submission under pytest and nbval in its own kernel inside "
+        "bubblewrap, judged in the grader against its student's variant. Per submission per "
+        f"core: the time for the class x {cores} cores / {size} submissions."
     )
     return section
 

@@ -11,7 +11,7 @@ so the lessons run without keystone. Labels (`loop:`) start the line of the inst
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vizlib.i18n import N_, _
 from vizlib.machine.vm import BOOT_ADDRESS
@@ -207,6 +207,55 @@ PROGRAMS: dict[str, GuestProgram] = {
     )
 }
 SUMS = ("ppc-sum", "arm-sum", "arm64-sum")  # the same work on three CPUs
+
+
+def rotate_program(high: int, low: int, shift: int) -> GuestProgram:
+    """PPC_ROTATE with other constants: r3 = (high << 16 | low) rotated left by `shift` bits.
+    Exercise 06 draws them per student; the bytes are encoded here, so no assembler is needed."""
+    for name, value, top in (("high", high, 0xFFFF), ("low", low, 0xFFFF), ("shift", shift, 31)):
+        if not 0 <= value <= top:
+            raise ValueError(f"{name} must be 0 to {top:#x}, got {value!r}")
+    rlwinm = 0x5463003E | shift << 11  # rlwinm r3, r3, shift, 0, 31 (rotlwi)
+    return replace(
+        PPC_ROTATE,
+        listing=(
+            (
+                f"3c60{high:04x}",
+                f"lis r3, {high:#06x}",
+                f"r3 = {high:#06x} shifted into the upper half",
+            ),
+            (f"6063{low:04x}", f"ori r3, r3, {low:#06x}", f"OR {low:#06x} into the lower half"),
+            (
+                f"{rlwinm:08x}",
+                f"rotlwi r3, r3, {shift}",
+                f"rotate r3 left by {shift} bits (an rlwinm)",
+            ),
+        ),
+    )
+
+
+def endian_program(arch: str, word: int) -> GuestProgram:
+    """PPC_ENDIAN or ARM_ENDIAN (`arch` "ppc32" or "arm") storing `word` instead of 0x11223344.
+    Exercise 06 draws it per student; the bytes are encoded here, so no assembler is needed."""
+    if not 0 <= word <= 0xFFFF_FFFF:
+        raise ValueError(f"word must be a 32-bit number, got {word!r}")
+    high, low = word >> 16, word & 0xFFFF
+    if arch == "ppc32":
+        code = [f"3c80{high:04x}", f"6084{low:04x}"]
+        texts = [f"lis r4, {high:#06x}", f"ori r4, r4, {low:#06x}"]
+        notes = [f"r4 = {high:#06x}0000", f"r4 = {word:#010x}"]
+        template = PPC_ENDIAN
+    elif arch == "arm":  # movw/movt r4, #imm16: imm4 in bits 16-19, imm12 in bits 0-11
+        words = [0xE3004000 | (part >> 12) << 16 | (part & 0xFFF) for part in (low, high)]
+        words[1] |= 0x00400000
+        code = [number.to_bytes(4, "little").hex() for number in words]
+        texts = [f"movw r4, #{low:#06x}", f"movt r4, #{high:#06x}"]
+        notes = [f"r4 = {low:#010x}", f"r4 = {word:#010x}"]
+        template = ARM_ENDIAN
+    else:
+        raise ValueError(f"arch must be 'ppc32' or 'arm', got {arch!r}")
+    listing = tuple(zip(code, texts, notes, strict=True)) + template.listing[2:]
+    return replace(template, listing=listing)
 
 
 def program(name: str) -> GuestProgram:

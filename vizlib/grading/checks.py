@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from vizlib.i18n import _
+
 from . import judge, plain, probes
 from .messages import say
 
@@ -144,7 +146,7 @@ def answer(question: str, *answers: Item, key: str | None = None) -> None:
     """Check one question's items against `key`; print a line per item, raise CheckFailed if any
     is wrong. Without a key (the instructor's solution) show the reference answers."""
     if not all(isinstance(item, Item) for item in answers):
-        raise TypeError("answer: give the items as check.exact(...), check.text(...), ...")
+        raise TypeError(_("answer: give the items as check.exact(...), check.text(...), ..."))
     if key is None:
         for item in answers:
             shown = judge.show(item.value, item.kind)

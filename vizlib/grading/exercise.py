@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,12 @@ import nbformat
 from nbformat import NotebookNode
 
 from .judge import KINDS
+from .variants import LETTERS, PARAMETERS, parameters_source, reorder_options
 
 ANSWER = "answer:"  # tag prefix of a question's answer cells
 CHECK = "check:"  # tag prefix of a question's check cell (its points in metadata.course.points)
 SOLUTION_ONLY = "solution-only"  # tag of instructor cells left out of the student copy
+OPTIONS = "options:"  # tag prefix of a markdown cell listing a question's lettered options
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 QUESTION_ID = re.compile(r"[a-z0-9_-]+")
 SECRET_ARGS = ("also", "before")  # item arguments that give the answer away: kept out of copies
@@ -55,6 +57,8 @@ class Exercise:
     notebook: NotebookNode
     questions: dict[str, Question]  # in the notebook's order
     devices: tuple[str, ...] = ()
+    variable: bool = False  # it has a parameters cell: its answers depend on VARIANT
+    options: dict[str, int] = field(default_factory=dict)  # question -> its lettered options
 
 
 def tags(cell: NotebookNode) -> list[str]:
@@ -140,9 +144,20 @@ def parse_exercise(nb: NotebookNode, path: Path | None = None) -> Exercise:
     order: list[str] = []
     answered: set[str] = set()
     questions: dict[str, Question] = {}
+    parameters, options = [], {}
     for index, cell in enumerate(nb.cells):
         where = f"{prefix}cell {index}"
         answers, checks = tagged(cell, ANSWER), tagged(cell, CHECK)
+        if PARAMETERS in tags(cell):
+            if cell.cell_type != "code" or cell.source.strip() != parameters_source(0):
+                raise ValueError(
+                    f"{where}: the parameters cell is a code cell holding {parameters_source(0)!r}"
+                )
+            parameters.append(index)
+        for question in tagged(cell, OPTIONS):
+            if cell.cell_type != "markdown" or question in options:
+                raise ValueError(f"{where}: options:{question} tags one markdown cell")
+            options[question] = _count_options(cell.source, f"{where}: ")
         for question in answers + checks:
             if not QUESTION_ID.fullmatch(question):
                 raise ValueError(f"{where}: question id {question!r} must match [a-z0-9_-]+")
@@ -170,7 +185,27 @@ def parse_exercise(nb: NotebookNode, path: Path | None = None) -> Exercise:
         if question not in answered or question not in questions:
             missing = "answer" if question not in answered else "check"
             raise ValueError(f"{prefix}question {question!r} has no {missing} cell")
-    return Exercise(ex_id, path, nb, {q: questions[q] for q in order}, tuple(devices))
+    if len(parameters) > 1:
+        raise ValueError(f"{prefix}cells {parameters}: one parameters cell per exercise")
+    unknown = sorted(set(options) - set(questions))
+    if unknown:
+        raise ValueError(f"{prefix}options cells of unknown questions: {unknown}")
+    if options and not parameters:
+        raise ValueError(
+            f"{prefix}lettered options are shuffled per variant: add a parameters cell"
+        )
+    ordered = {q: questions[q] for q in order}
+    return Exercise(ex_id, path, nb, ordered, tuple(devices), bool(parameters), options)
+
+
+def _count_options(source: str, where: str) -> int:
+    """How many lettered options a markdown cell lists ("- a. ...", "- b. ..."); ValueError
+    when they are not lettered in order."""
+    count = sum(1 for line in source.split("\n") if line[:2] == "- " and line[3:5] == ". ")
+    if count < 2 or count > len(LETTERS):
+        raise ValueError(f"{where}an options cell lists 2 to {len(LETTERS)} items '- a. ...'")
+    reorder_options(source, list(range(count)), where)
+    return count
 
 
 def read_exercise(path: Path) -> Exercise:

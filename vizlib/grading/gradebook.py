@@ -17,6 +17,8 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
+from vizlib.i18n import _
+
 from . import plain
 from .checks import item_salt
 from .exercise import Exercise
@@ -97,7 +99,7 @@ def question_rows(
         points, status, message = _judge_question(
             question, reference, answers, section, final, limits, records
         )
-        message = "; ".join(filter(None, [message, *notes]))
+        message = _with_notes(message, notes)
         rows.append(
             Row(
                 submission,
@@ -107,10 +109,18 @@ def question_rows(
                 round(points, 2),
                 spec.points,
                 status,
-                _trim(message),
+                message,
             )
         )
     return rows
+
+
+def _with_notes(message: str, notes: list[str]) -> str:
+    """A question's message trimmed to leave room for the submission's notes, which are kept
+    whole (a warning about the copy or the sandbox is on every row)."""
+    tail = "; ".join(notes)
+    room = max(MESSAGE_LIMIT - len(tail) - 2, MESSAGE_LIMIT // 3) if tail else MESSAGE_LIMIT
+    return "; ".join(filter(None, [_trim(message, room), tail]))
 
 
 def _judge_question(
@@ -123,7 +133,7 @@ def _judge_question(
     records: dict[tuple[str, int], tuple[Any, Any]],
 ) -> tuple[float, str, str]:
     """(points, status, message) of one question."""
-    cells = [("answer cell", r) for r in answers] + [("collecting cell", section)]
+    cells = [(_("answer cell"), r) for r in answers] + [(_("collecting cell"), section)]
     for where, result in cells:
         if result is not None and result.verdict in STOPPED:
             return 0.0, STOPPED[result.verdict], _stopped(result.verdict, where, limits)
@@ -138,7 +148,7 @@ def _judge_question(
     for number, (item, key) in enumerate(zip(reference.items[question], keys, strict=True)):
         value = values[number]
         if item.kind == "own_machine":
-            value = records.get((question, number), plain.Missing("no record"))
+            value = records.get((question, number), plain.Missing(_("no record")))
         verdicts.append(judge(item.kind, value, key, item.args, item_salt(salt, number)))
     right, total = sum(v.right for v in verdicts), sum(v.total for v in verdicts)
     points = reference.questions[question].points * right / total
@@ -146,7 +156,7 @@ def _judge_question(
     broken = next((r for r in answers if r is not None and r.verdict != "ok"), None)
     if broken is not None and status != "passed":
         named = (broken.ename, broken.message) if broken.ename else (broken.message,)
-        return points, status, say("answer-cell", message=": ".join(filter(None, named)))
+        return points, status, say("answer-cell", problem=": ".join(filter(None, named)))
     return points, status, "; ".join(v.message for v in verdicts if v.message)
 
 
@@ -160,7 +170,7 @@ def _values(
     late = final.get(question)
     if early is None and late is None:
         reason = f"{section.ename}: {section.message}" if section.ename else section.message
-        return say("not-collected", reason=reason or "the collecting cell showed nothing")
+        return say("not-collected", reason=reason or _("the collecting cell showed nothing"))
     try:
         early = _decoded(early, count)
         late = _decoded(late, count)
@@ -174,9 +184,9 @@ def _values(
 
 def _decoded(found: Any, count: int) -> list[Any]:
     if found is None:
-        return [plain.Missing("not collected")] * count
+        return [plain.Missing(_("not collected"))] * count
     if not isinstance(found, list) or len(found) != count:
-        raise ValueError("the answers do not match the question's items")
+        raise ValueError(_("the answers do not match the question's items"))
     return [plain.decode(value) for value in found]
 
 
@@ -231,11 +241,14 @@ def progress(rows: list[Row]) -> str:
     text = f"{first.submission}  {first.exercise}  {points:g}/{maximum}  "
     passed = sum(row.status == "passed" for row in public)
     if not hidden:
-        return text + f"questions passed: {passed} of {len(public)}"
+        return text + _("questions passed: {passed} of {count}", passed=passed, count=len(public))
     hidden_passed = sum(row.status == "passed" for row in hidden)
-    return text + (
-        f"public questions passed: {passed} of {len(public)}, "
-        f"hidden: {hidden_passed} of {len(hidden)}"
+    return text + _(
+        "public questions passed: {passed} of {count}, hidden: {hidden} of {hidden_count}",
+        passed=passed,
+        count=len(public),
+        hidden=hidden_passed,
+        hidden_count=len(hidden),
     )
 
 
@@ -252,11 +265,17 @@ def read_csv(path: Path) -> list[Row]:
         reader = csv.reader(source)
         header = tuple(next(reader, ()))
         if header != FIELDS:
-            raise ValueError(f"{path}: not a gradebook (its header is not {','.join(FIELDS)})")
+            raise ValueError(
+                _(
+                    "{path}: not a gradebook (its header is not {header})",
+                    path=path,
+                    header=",".join(FIELDS),
+                )
+            )
         try:
             return [Row(*r[:4], float(r[4]), int(r[5]), *r[6:]) for r in reader]
         except (TypeError, ValueError):
-            raise ValueError(f"{path}: a row is not a gradebook row") from None
+            raise ValueError(_("{path}: a row is not a gradebook row", path=path)) from None
 
 
 def write_summary(rows: list[Row], path: Path) -> None:
@@ -269,7 +288,7 @@ def write_summary(rows: list[Row], path: Path) -> None:
         if row.exercise:
             key = (row.student, row.exercise, row.submission)
             per_submission[key] = per_submission.get(key, 0.0) + row.points
-    for (student, exercise, _), points in per_submission.items():
+    for (student, exercise, _submission), points in per_submission.items():
         best[student, exercise] = max(best.get((student, exercise), 0.0), points)
     students = sorted({row.student for row in rows})
     lines = []
@@ -286,7 +305,14 @@ def merge(gradebooks: list[Path]) -> list[Row]:
         for row in read_csv(path):
             earlier = seen.setdefault((row.submission, row.question), path)
             if earlier != path:
-                raise ValueError(f"{row.submission} is graded in both {earlier} and {path}")
+                raise ValueError(
+                    _(
+                        "{submission} is graded in both {one} and {other}",
+                        submission=row.submission,
+                        one=earlier,
+                        other=path,
+                    )
+                )
             rows.append(row)
     return rows
 
@@ -301,6 +327,6 @@ def _write(path: Path, header: tuple[str, ...], lines: Iterable[Iterable[Any]]) 
     os.replace(partial, path)
 
 
-def _trim(text: str) -> str:
+def _trim(text: str, limit: int = MESSAGE_LIMIT) -> str:
     text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

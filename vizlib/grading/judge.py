@@ -21,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from vizlib.i18n import N_, _
+
 from .messages import hinted, say
 from .plain import Missing, decode, dumps, encode, loads
 
@@ -116,7 +118,13 @@ def _text(value: Any, what: str, words: dict[str, str] | None) -> str:
         value = str(value)
     if not isinstance(value, str):
         raise Unfit(
-            say("wrong-type", what=what, expected="text", answer=show(value), got=type_name(value))
+            say(
+                "wrong-type",
+                what=what,
+                expected=_(TYPE_WORDS["str"]),
+                answer=show(value),
+                got=type_name(value),
+            )
         )
     text = " " + words_of(value) + " "
     for phrase, replacement in (words or {}).items():
@@ -245,7 +253,7 @@ def _scalar(answer: Any, key: dict, args: dict, salt: str, kind: str) -> tuple[i
         return 1, ""
     got = type_name(answer)
     if kind == "exact" and got != key["type"] and {got, key["type"]} != {"int", "float"}:
-        expected = TYPE_WORDS.get(key["type"], key["type"])
+        expected = _(TYPE_WORDS[key["type"]]) if key["type"] in TYPE_WORDS else key["type"]
         raise Unfit(say("wrong-type", what=what, expected=expected, answer=show(answer), got=got))
     return 0, say("wrong", what=what, answer=show(normalised if kind == "hex" else answer, kind))
 
@@ -259,9 +267,11 @@ def _close(actual: float, expected: float, args: dict) -> tuple[int, str]:
         if power and math.isclose(actual / expected, 10.0**power, rel_tol=max(rel, 1e-3)):
             factor = f"{10**power:g}" if power > 0 else f"1/{10**-power:g}"
             return 0, say("off-by-factor", what=what, answer=f"{actual:.6g}", factor=factor)
-    tolerance = " or ".join(
-        text for text, on in ((f"{rel * 100:g}%", rel), (f"{absolute:g}", absolute)) if on
-    )
+    shown = [text for text, on in ((f"{rel * 100:g}%", rel), (f"{absolute:g}", absolute)) if on]
+    if len(shown) == 2:
+        tolerance = _("{one} or {other}", one=shown[0], other=shown[1])
+    else:
+        tolerance = "".join(shown)
     return 0, say("not-close", what=what, answer=f"{actual:.6g}", tolerance=tolerance)
 
 
@@ -364,7 +374,7 @@ def _calls(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
     what = args.get("what", "the answer")
     inputs = key["in"]
     if not isinstance(answer, list) or len(answer) != len(inputs):
-        raise Unfit(say("not-defined", what=what, error="no results of your code"))
+        raise Unfit(say("not-defined", what=what, error=_("no results of your code")))
     problems = []
     for given, output, want in zip(inputs, answer, key["h"], strict=True):
         shown = show(decode(given))
@@ -409,15 +419,15 @@ JUDGES = {
 # --- showing answers ----------------------------------------------------------------------------
 
 TYPE_WORDS = {
-    "bool": "True or False",
-    "int": "a whole number",
-    "float": "a number",
-    "str": "text",
-    "bytes": "bytes",
+    "bool": N_("True or False"),
+    "int": N_("a whole number"),
+    "float": N_("a number"),
+    "str": N_("text"),
+    "bytes": N_("bytes"),
     "NoneType": "None",
-    "list": "a list",
-    "dict": "a dict",
-    "frozenset": "a set",
+    "list": N_("a list"),
+    "dict": N_("a dict"),
+    "frozenset": N_("a set"),
 }
 
 

@@ -15,6 +15,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from vizlib.i18n import _
+
 MIME = "application/vnd.vizlib.answers+json"  # the display type of collected answers
 MAX_ITEMS = 10_000  # values in one answer, nested ones included
 MAX_DEPTH = 20
@@ -35,7 +37,12 @@ def encode(value: Any) -> Any:
 def _encode(value: Any, budget: list[int], depth: int) -> Any:
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
-        raise NotPlain(f"the answer is too large (more than {MAX_ITEMS} values or nested too deep)")
+        raise NotPlain(
+            _(
+                "the answer is too large (more than {count} values or nested too deep)",
+                count=MAX_ITEMS,
+            )
+        )
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, numbers.Integral):
@@ -61,8 +68,10 @@ def _encode(value: Any, budget: list[int], depth: int) -> Any:
     if hasattr(value, "tolist") and hasattr(value, "dtype"):  # a numpy array or scalar
         return _encode(value.tolist(), budget, depth)
     raise NotPlain(
-        f"the answer is a {type(value).__name__}: use numbers, text, True/False, None, bytes, "
-        "lists or dicts"
+        _(
+            "the answer is a {kind}: use numbers, text, True/False, None, bytes, lists or dicts",
+            kind=type(value).__name__,
+        )
     )
 
 

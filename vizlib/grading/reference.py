@@ -4,12 +4,15 @@ submission's sandbox, and the keys built from them.
 The reference run executes the instructor's solution with a collecting cell at the end of each
 question's section; it displays each item (kind, arguments, value), for code questions the results
 on the public examples and on the inputs the grader drew. From it come the keys the student copies
-hold and the grader judges with, and what each submission's collecting cells must evaluate.
+hold and the grader judges with, and what each submission's collecting cells must evaluate. An
+exercise with variants runs once per variant wanted, many variants in one kernel (its namespace
+reset in between), a few kernels at a time.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 import random
 import secrets
 import sys
@@ -24,6 +27,9 @@ from .exercise import Exercise, Question
 from .judge import make_key
 from .runner import Job, environment, run_jobs
 from .submission import reference_copy
+from .variants import DEFAULT
+
+CHUNK = 40  # most variants of one exercise run in one kernel
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,13 @@ class Reference:
     exercise: Exercise
     questions: dict[str, Question]
     items: dict[str, list[ItemRef]]
+    variant: int = DEFAULT
 
     def salt(self, question: str) -> str:
-        return f"{self.exercise.id}/{question}"
+        """The salt of a question's keys; a student's variant has its own, so two students' keys
+        never show that their answers are the same."""
+        salt = f"{self.exercise.id}/{question}"
+        return salt if self.variant == DEFAULT else f"{salt}/{self.variant}"
 
     def keys(self, question: str) -> list[dict[str, Any]]:
         """The keys of the question's items."""
@@ -100,28 +110,28 @@ def run_references(
     draw: bool = False,
     cell_timeout: float = 120.0,
     workers: int = 2,
-) -> dict[str, Reference]:
-    """Run each exercise's solution, `workers` at a time; ValueError when one fails. `draw` adds
-    inputs drawn now to code questions."""
+    variants: dict[str, list[int]] | None = None,
+) -> dict[str, dict[int, Reference]]:
+    """Run each exercise's solution once per variant wanted (`variants` by exercise id; the
+    default only, when not given or for an exercise without variants), `workers` kernels at a
+    time; ValueError when one fails. `draw` adds inputs drawn now to code questions. Returns
+    the references by exercise id, then by variant."""
     hidden = hidden or {}
+    variants = variants or {}
     rng = random.Random(secrets.randbits(64))
     jobs = []
-    for exercise in exercises:
+    for index, exercise in enumerate(exercises):
         extra = hidden.get(exercise.id, ())
         questions = {**exercise.questions, **{q.id: q for q in extra}}
         inputs = draw_inputs(questions, rng) if draw else {}
-        copy = reference_copy(exercise, 10 * cell_timeout, inputs, extra)
-        jobs.append(
-            (
-                questions,
-                Job(
-                    f"reference-{exercise.id}",
-                    copy,
-                    10 * cell_timeout,
-                    trusted_kernel(folder / "work" / exercise.id),
-                ),
-            )
-        )
+        wanted = sorted(set(variants.get(exercise.id, [DEFAULT]))) if exercise.variable else []
+        for number, chunk in enumerate(_chunks(wanted or [DEFAULT], workers)):
+            copy = reference_copy(exercise, 10 * cell_timeout, inputs, extra, chunk)
+            key = f"r{index}-{number}"  # short: the kernel's socket paths have a length limit
+            kernel = trusted_kernel(folder / "work" / key)
+            job = Job(key, copy, 10 * cell_timeout * len(chunk), kernel)
+            jobs.append((questions, job))
+    jobs.sort(key=lambda pair: -len(pair[1].graded.roles))  # the longest first
     with ThreadPoolExecutor(max_workers=workers) as pool:
         batches = [[job for _, job in jobs[n::workers]] for n in range(workers)]
         runs = [
@@ -131,29 +141,45 @@ def run_references(
         ]
         for run in runs:
             run.result()
-    return {job.graded.exercise.id: _read(job, questions) for questions, job in jobs}
+    found: dict[str, dict[int, Reference]] = {}
+    for questions, job in jobs:
+        for reference in _read(job, questions):
+            found.setdefault(reference.exercise.id, {})[reference.variant] = reference
+    return found
 
 
-def _read(job: Job, questions: dict[str, Question]) -> Reference:
+def _chunks(wanted: list[int], workers: int) -> list[list[int]]:
+    """The variants split into kernels: at most CHUNK each, at least one per worker when there
+    are that many variants."""
+    count = max(math.ceil(len(wanted) / CHUNK), min(workers, len(wanted) // 4), 1)
+    size = math.ceil(len(wanted) / count)
+    return [wanted[start : start + size] for start in range(0, len(wanted), size)]
+
+
+def _read(job: Job, questions: dict[str, Question]) -> list[Reference]:
+    """The references of every variant a job ran; ValueError says where a solution failed."""
     exercise = job.graded.exercise
-    items: dict[str, list[ItemRef]] = {}
+    items: dict[int, dict[str, list[ItemRef]]] = {}
     for role, result in zip(job.graded.roles, job.results, strict=True):
         if result is None or result.verdict != "ok":
-            where = (
-                f"a collecting cell ({', '.join(role.questions)})" if role.questions else "a cell"
-            )
+            where = f"the section of {', '.join(role.questions)}" if role.questions else "a cell"
             problem = f"{result.ename}: {result.message}" if result else job.not_run[1]
+            which = f" (variant {role.variant})" if exercise.variable else ""
             raise ValueError(
-                f"the reference solution of {exercise.id} failed in {where}: {problem}"
+                f"the reference solution of {exercise.id}{which} failed in {where}: {problem}"
             )
         if role.kind == "collect":
             shown = plain.loads(result.collected or "null") or {}
             for question, entries in shown.get("reference", {}).items():
-                items[question] = [_item(entry) for entry in entries]
-    missing = [q for q in questions if q not in items]
-    if missing:
-        raise ValueError(f"the reference run of {exercise.id} showed no items for {missing}")
-    return Reference(exercise, questions, items)
+                found = [_item(entry) for entry in entries]
+                items.setdefault(role.variant, {})[question] = found
+    references = []
+    for number, found in items.items():
+        missing = [q for q in questions if q not in found]
+        if missing:
+            raise ValueError(f"the reference run of {exercise.id} showed no items for {missing}")
+        references.append(Reference(exercise, questions, found, number))
+    return references
 
 
 def _item(entry: dict[str, Any]) -> ItemRef:

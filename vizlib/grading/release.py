@@ -3,24 +3,33 @@ cells that hold a key instead of any answer.
 
 Writing a copy runs the solution (`reference.run_references`, a trusted kernel) to compute the
 answers its keys are made from; arguments that would give answers away (`also`, `before`) move
-from the check cell into the key.
+from the check cell into the key. `release` writes the public copies, `exercises/NN_slug.ipynb`
+(the default variant); `release_roster` one copy per student of a roster, `out/<student>/`, each
+the public copy (or its Chinese edition, `exercises/zh/`, for a student whose language is zh)
+with the student's variant in its parameters cell, the keys of that variant, its lettered
+options in that variant's order, and the student and variant in its metadata.
 """
 
 from __future__ import annotations
 
 import ast
 import copy
+import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+
+from vizlib.i18n import LANGUAGES, SOURCE, _
 
 from .exercise import (
     ANSWER,
     BEGIN,
     CHECK,
     END,
+    OPTIONS,
     SECRET_ARGS,
     SOLUTION_ONLY,
     Exercise,
@@ -30,6 +39,8 @@ from .exercise import (
     tags,
 )
 from .reference import Reference, run_references
+from .roster import load
+from .variants import DEFAULT, PARAMETERS, Variant, parameters_source, reorder_options
 
 CODE_PLACEHOLDER = (
     "# YOUR CODE HERE",
@@ -37,6 +48,7 @@ CODE_PLACEHOLDER = (
     'then run the check cell below.")',
 )
 TEXT_PLACEHOLDER = ("YOUR ANSWER HERE",)
+KEY = re.compile(r'key="[A-Za-z0-9+/=]*"')  # a check cell's key, as `keyed` writes it
 
 
 def student_copy(reference: Reference) -> NotebookNode:
@@ -60,18 +72,19 @@ def student_copy(reference: Reference) -> NotebookNode:
     return student
 
 
-def solved_copy(exercises_dir: Path, name: str) -> NotebookNode:
-    """The student copy `name` (e.g. "04_paravirtualization") with its solution's answer cells in
-    it: what a learner who solved every question hands in (unexecuted)."""
-    copy = nbformat.read(Path(exercises_dir) / f"{name}.ipynb", as_version=4)
+def solved_copy(exercises_dir: Path, name: str, path: Path | None = None) -> NotebookNode:
+    """The student copy `name` (e.g. "04_paravirtualization"), or the copy at `path` (a student's
+    own), with its solution's answer cells in it: what a learner who solved every question hands
+    in (unexecuted)."""
+    nb = nbformat.read(path or Path(exercises_dir) / f"{name}.ipynb", as_version=4)
     solution = nbformat.read(Path(exercises_dir) / "solutions" / f"{name}.ipynb", as_version=4)
     answers = [cell.source for cell in solution.cells if tagged(cell, ANSWER)]
-    cells = [cell for cell in copy.cells if tagged(cell, ANSWER)]
+    cells = [cell for cell in nb.cells if tagged(cell, ANSWER)]
     if len(answers) != len(cells):
         raise ValueError(f"{name}: the student copy is stale; run the release")
     for cell, source in zip(cells, answers, strict=True):
         cell.source = source
-    return copy
+    return nb
 
 
 def keyed(source: str, key: str) -> str:
@@ -114,9 +127,13 @@ def expected_copies(exercises_dir: Path) -> dict[Path, bytes]:
 
 
 def _references(exercises: dict[str, Exercise]) -> list[tuple[Exercise, Reference]]:
+    found = _run(list(exercises.values()), {})
+    return [(exercise, found[ex_id][DEFAULT]) for ex_id, exercise in exercises.items()]
+
+
+def _run(exercises: list[Exercise], variants: dict[str, list[int]]) -> dict:
     with tempfile.TemporaryDirectory(prefix="vizlib-release-", ignore_cleanup_errors=True) as tmp:
-        found = run_references(list(exercises.values()), Path(tmp))
-    return [(exercise, found[ex_id]) for ex_id, exercise in exercises.items()]
+        return run_references(exercises, Path(tmp), variants=variants)
 
 
 def stale_copies(exercises_dir: Path) -> list[Path]:
@@ -136,6 +153,115 @@ def release(exercises_dir: Path) -> list[Path]:
             path.write_bytes(content)
             written.append(path)
     return written
+
+
+def personal_copy(public: NotebookNode, reference: Reference, student: str) -> NotebookNode:
+    """The public student copy `public` (or its translation) made `student`'s, for the variant
+    of `reference`: its parameters cell, keys, lettered options and metadata."""
+    nb = copy.deepcopy(public)
+    number, exercise = reference.variant, reference.exercise
+    for cell in nb.cells:
+        if PARAMETERS in tags(cell):
+            cell.source = parameters_source(number)
+        for question in tagged(cell, CHECK):
+            key = f'key="{reference.written_key(question)}"'
+            cell.source, found = KEY.subn(key, cell.source)
+            if found != 1:
+                raise ValueError(f"{exercise.id}: the check cell of {question} holds no key")
+        for question in tagged(cell, OPTIONS):
+            order = Variant(number).order(question, exercise.options[question])
+            cell.source = reorder_options(cell.source, order, f"{exercise.id}, {question}: ")
+    nb.metadata["course"].update(student=student, variant=number)
+    return nb
+
+
+def release_roster(
+    exercises_dir: Path,
+    roster: Path,
+    out: Path,
+    secret: Path | None = None,
+    names: list[str] = (),
+    echo: Callable[[str], None] = print,
+) -> list[Path]:
+    """Write each student's copy of each exercise (those `names` gives, by id or number, or
+    all) to `out/<student>/`; returns the paths written. ValueError when the roster, the
+    secret or a public copy cannot be used."""
+    class_roster = load(roster, secret)
+    exercises = _chosen(load_exercises(Path(exercises_dir)), names)
+    variants = {
+        ex.id: [DEFAULT, *(class_roster.variant(ex.id, s.id) for s in class_roster.students)]
+        for ex in exercises
+        if ex.variable
+    }
+    found = _run(exercises, variants)
+    written = []
+    for exercise in exercises:
+        references = found[exercise.id]
+        editions = _editions(Path(exercises_dir), exercise, references[DEFAULT], echo)
+        for language in sorted({s.language for s in class_roster.students} - set(editions)):
+            echo(
+                _(
+                    "{exercise} has no edition in {language} yet: its students get the English "
+                    "copy",
+                    exercise=exercise.id,
+                    language=language,
+                )
+            )
+        for student in class_roster.students:
+            number = class_roster.variant(exercise.id, student.id) if exercise.variable else DEFAULT
+            public = editions.get(student.language, editions[SOURCE])
+            nb = personal_copy(public, references[number], student.id)
+            path = Path(out) / student.id / exercise.path.name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(render(nb))
+            written.append(path)
+    return written
+
+
+def _chosen(exercises: dict[str, Exercise], names: list[str]) -> list[Exercise]:
+    """The exercises named by id (`04_paravirtualization`) or number (`04`); all without names."""
+    if not names:
+        return list(exercises.values())
+    unknown = [n for n in names if not any(e == n or e.split("_")[0] == n for e in exercises)]
+    if unknown:
+        known = ", ".join(exercises)
+        raise ValueError(_("unknown exercise {names} (known: {known})", names=unknown, known=known))
+    return [e for i, e in exercises.items() if i in names or i.split("_")[0] in names]
+
+
+def _editions(
+    folder: Path, exercise: Exercise, default: Reference, echo: Callable[[str], None]
+) -> dict[str, NotebookNode]:
+    """The public copies a student's copy is made from, by language: the English one (which must
+    be up to date) and each translation whose code cells are the English copy's."""
+    path = folder / exercise.path.name
+    if not path.is_file() or path.read_bytes() != render(student_copy(default)):
+        raise ValueError(
+            _(
+                "{path} is not up to date with its solution: run `python -m vizlib.grading "
+                "release` first",
+                path=path,
+            )
+        )
+    english = nbformat.read(path, as_version=4)
+    found = {SOURCE: english}
+    for language in LANGUAGES:
+        translated = folder / language / exercise.path.name
+        if language == SOURCE or not translated.is_file():
+            continue
+        nb = nbformat.read(translated, as_version=4)
+        if _code(nb) == _code(english):
+            found[language] = nb
+        else:
+            echo(_("{path} is out of date: its students get the English copy", path=translated))
+    return found
+
+
+def _code(nb: NotebookNode) -> list[str]:
+    """The sources of a notebook's code cells, but a translation's language cell."""
+    from vizlib.authoring.translation import LANGUAGE_CELL_ID
+
+    return [c.source for c in nb.cells if c.cell_type == "code" and c.get("id") != LANGUAGE_CELL_ID]
 
 
 def _replace_solutions(source: str, placeholder: tuple[str, ...], question: str) -> str:

@@ -16,20 +16,22 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from vizlib.i18n import _, language
+
 from .gradebook import Row
 
 PROBLEMS = ("timeout", "error", "bad-notebook", "not-a-notebook")
 PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Grading report</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left}}</style></head><body>
-<h1>Grading report</h1>
+<h1>{title}</h1>
 <p>{summary}</p>
-<h2 id="scores">Score distribution</h2>
+<h2 id="scores">{scores_title}</h2>
 {scores}
-<h2 id="questions">Pass rate per question, hardest first</h2>
+<h2 id="questions">{questions_title}</h2>
 {questions}
-<h2 id="problems">Submissions that errored or timed out</h2>
+<h2 id="problems">{problems_title}</h2>
 {problems}
 </body></html>
 """
@@ -62,19 +64,34 @@ def write_report(rows: list[Row], path: Path) -> None:
     rates = pass_rates(rows)
     problems = [row for row in rows if row.status in PROBLEMS]
     students = len({row.student for row in rows})
-    summary = (
-        f"{len({row.submission for row in rows})} submissions from {students} students; "
-        f"{len(scores)} graded, {len({r.submission for r in problems})} with problems."
+    summary = _(
+        "{submissions} submissions from {students} students; {graded} graded, {problems} with "
+        "problems.",
+        submissions=len({row.submission for row in rows}),
+        students=students,
+        graded=len(scores),
+        problems=len({r.submission for r in problems}),
     )
     page = PAGE.format(
+        lang=language(),
+        title=html.escape(_("Grading report")),
         summary=html.escape(summary),
-        scores=_histogram(list(scores.values())) if scores else "<p>No graded submission.</p>",
-        questions=_bars(rates) if rates else "<p>No question graded.</p>",
-        problems=_table(problems) if problems else "<p>None.</p>",
+        scores_title=html.escape(_("Score distribution")),
+        scores=_histogram(list(scores.values()))
+        if scores
+        else _paragraph(_("No graded submission.")),
+        questions_title=html.escape(_("Pass rate per question, hardest first")),
+        questions=_bars(rates) if rates else _paragraph(_("No question graded.")),
+        problems_title=html.escape(_("Submissions that errored or timed out")),
+        problems=_table(problems) if problems else _paragraph(_("None.")),
     )
     partial = path.with_name(f".{path.name}.{os.getpid()}.part")
     partial.write_text(page, encoding="utf-8")
     os.replace(partial, path)
+
+
+def _paragraph(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
 
 
 def _svg(figure: Figure) -> str:
@@ -88,7 +105,7 @@ def _histogram(scores: list[float]) -> str:
     figure = Figure(figsize=(7, 3))
     axes = figure.subplots()
     axes.hist(scores, bins=[i * 10 for i in range(11)], color="#4c72b0", edgecolor="white")
-    axes.set(xlabel="score (% of the maximum)", ylabel="submissions", xlim=(0, 100))
+    axes.set(xlabel=_("score (% of the maximum)"), ylabel=_("submissions"), xlim=(0, 100))
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     return _svg(figure)
 
@@ -98,14 +115,13 @@ def _bars(rates: list[tuple[str, float, int]]) -> str:
     axes = figure.subplots()
     names = [name for name, _, _ in rates][::-1]
     axes.barh(names, [100 * rate for _, rate, _ in rates][::-1], color="#55a868")
-    axes.set(xlabel="submissions that passed the question (%)", xlim=(0, 100))
+    axes.set(xlabel=_("submissions that passed the question (%)"), xlim=(0, 100))
     return _svg(figure)
 
 
 def _table(rows: list[Row]) -> str:
-    head = "".join(
-        f"<th>{name}</th>" for name in ("submission", "exercise", "question", "status", "message")
-    )
+    names = (_("submission"), _("exercise"), _("question"), _("status"), _("message"))
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
     body = "".join(
         "<tr>"
         + "".join(

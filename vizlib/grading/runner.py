@@ -67,7 +67,6 @@ class Job:
     start: int = 0  # first code cell whose result the next run decides
     spent: float = 0.0
     done: bool = False
-    notes: list[str] = field(default_factory=list)
     kernel_failures: int = 0
     not_run: tuple[str, str] = ("error", say("cell-not-run"))
 
@@ -87,8 +86,6 @@ class Job:
             result = self.results[index] = run.get(index)
             if result is None or result.verdict not in STOPS:
                 continue
-            if self.graded.roles[index].kind == "other":
-                self.notes.append(f"cell {index} (not part of a question): {result.verdict}")
             if result.verdict == "out-of-time" or self.spent >= self.budget:
                 self.not_run = ("timeout", say("budget-used", seconds=self.budget))
                 break

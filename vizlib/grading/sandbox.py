@@ -24,16 +24,17 @@ from pathlib import Path
 
 import vizlib
 from vizlib.course import ROOT
+from vizlib.i18n import N_, _
 
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives")
 INSIDE_HOME = "/tmp"  # the kernel's working folder and HOME inside the sandbox (its tmpfs)
 NOBODY = "65534"  # the uid and gid the kernel sees inside
-INSTALL = (
+INSTALL = N_(
     "bubblewrap (bwrap) is not installed. Install it: `sudo apt-get install bubblewrap` "
     "(Debian, Ubuntu), `sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch); "
     "or pass --no-sandbox to grade without isolation (every row then says so)"
 )
-REFUSED = (
+REFUSED = N_(
     "bubblewrap could not start a sandbox here: {reason}. It needs user namespaces: on a host, "
     "enable them (`sysctl kernel.unprivileged_userns_clone=1` on older Debian, "
     "`user.max_user_namespaces` > 0); inside Docker, the default seccomp profile refuses them: "
@@ -41,7 +42,7 @@ REFUSED = (
     "`securityContext.seccompProfile.type: Unconfined`) and as an ordinary user, or grade outside "
     "the container; or pass --no-sandbox to grade without isolation (every row then says so)"
 )
-NO_CGROUP = (
+NO_CGROUP = N_(
     "running as root, where the kernel does not enforce RLIMIT_NPROC, the sandbox caps processes "
     "with a pids cgroup, and none is writable here ({reason}): run the grader as an ordinary user, "
     "or pass --no-sandbox to grade without isolation (every row then says so)"
@@ -100,7 +101,7 @@ class Sandbox:
     def command(self, sockets: Path, devices: tuple[str, ...] = (), job: str = "") -> list[str]:
         """The kernel's command line (`{connection_file}` is filled in by jupyter_client)."""
         if self.bwrap is None:
-            raise SandboxUnavailable(INSTALL)
+            raise SandboxUnavailable(_(INSTALL))
         args = [
             self.bwrap,
             "--unshare-all",
@@ -152,7 +153,7 @@ class Sandbox:
     def check(self, scratch: Path) -> None:
         """Start one sandbox that imports the course; SandboxUnavailable says why it cannot."""
         if self.bwrap is None:
-            raise SandboxUnavailable(INSTALL)
+            raise SandboxUnavailable(_(INSTALL))
         if self.cgroups is not None:
             self.cgroups.check()
         scratch.mkdir(parents=True, exist_ok=True)
@@ -162,13 +163,15 @@ class Sandbox:
         try:
             done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
         except subprocess.TimeoutExpired:
-            raise SandboxUnavailable(REFUSED.format(reason="it did not answer in 60 s")) from None
+            raise SandboxUnavailable(
+                _(REFUSED, reason=_("it did not answer in {seconds} s", seconds=60))
+            ) from None
         finally:
             if self.cgroups is not None:
                 self.cgroups.remove("check")
         if done.returncode:
             reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-            raise SandboxUnavailable(REFUSED.format(reason=reason))
+            raise SandboxUnavailable(_(REFUSED, reason=reason))
 
     def finish(self, job: str) -> None:
         """Remove what the job's sandbox left outside (its cgroup)."""
@@ -200,7 +203,7 @@ class PidsCgroups:
 
     def check(self) -> None:
         if self.run is None:
-            raise SandboxUnavailable(NO_CGROUP.format(reason=self.reason))
+            raise SandboxUnavailable(_(NO_CGROUP, reason=self.reason))
 
     def enter(self, job: str, processes: int) -> list[str]:
         """A command prefix that moves the kernel into its own cgroup, capped at `processes`."""
@@ -224,7 +227,7 @@ class PidsCgroups:
 
 def _rmdir(group: Path) -> None:
     """Remove a cgroup once its processes are gone (killed kernels take a moment to be reaped)."""
-    for _ in range(50):
+    for _attempt in range(50):
         try:
             group.rmdir()
             return

@@ -19,13 +19,15 @@ import nbformat
 from nbformat import NotebookNode
 
 from .checks import RECORD
-from .exercise import ANSWER, CHECK, Exercise, Question, tagged
+from .exercise import ANSWER, CHECK, Exercise, Question, tagged, tags
 from .messages import say
 from .plain import decode
+from .variants import DEFAULT, PARAMETERS, parameters_source
 
 COLLECT = (
     "__import__('vizlib.grading.collect', fromlist=['collect']).{function}({{\n{body}}}{extra})"
 )
+RESET = "%reset -f"  # between two variants of a reference run: a clean namespace, modules kept
 
 
 class BadNotebook(ValueError):
@@ -53,6 +55,7 @@ class Role:
     kind: str
     questions: tuple[str, ...] = ()
     final: bool = False  # the collecting cell at the very end, for every question
+    variant: int = DEFAULT  # the variant a cell of a reference run belongs to
 
 
 @dataclass
@@ -164,9 +167,11 @@ def graded_copy(
     collect: dict[str, list[tuple]],
     budget: float,
     hidden: tuple[Question, ...] = (),
+    variant: int = DEFAULT,
 ) -> GradedCopy:
     """The submission with its check cells dropped (whatever they say) and collecting cells
     added: one at the end of each question's section, one at the very end for all of them.
+    Its parameters cell sets `variant`, whatever the submission wrote there.
 
     `collect` gives, per question id (hidden ones too), what each item's collecting cell
     evaluates: (value source,) or (value source, probe, inputs). Outputs are cleared, cell ids
@@ -185,7 +190,8 @@ def graded_copy(
         source = COLLECT.format(function="answers", body=body, extra="")
         return _collecting_cell(source, questions, final)
 
-    graded = _with_collectors(nb.cells, exercise, hidden, cell)
+    cells = _with_parameters(nb.cells, exercise, variant)
+    graded = _with_collectors(cells, exercise, hidden, cell)
     return _copy(exercise, [*graded, cell(everything, final=True)], budget)
 
 
@@ -194,25 +200,64 @@ def reference_copy(
     budget: float,
     inputs: dict[str, dict[str, list]],
     hidden: tuple[Question, ...] = (),
+    variants: list[int] = (DEFAULT,),
 ) -> GradedCopy:
-    """The solution notebook as the reference run executes it: every cell but the check cells,
-    and at the end of each question's section a cell displaying its items (kind, arguments,
-    value). `inputs` adds drawn inputs to code questions: {question: {item number: inputs}}."""
+    """The solution notebook as the reference run executes it, once per variant in one kernel
+    (its namespace reset in between): its code cells but the check cells, and at the end of each
+    question's section a cell displaying its items (kind, arguments, value). `inputs` adds
+    drawn inputs to code questions: {question: {item number: inputs}}."""
     questions = {**exercise.questions, **{q.id: q for q in hidden}}
+    code = [cell for cell in exercise.notebook.cells if cell.cell_type == "code"]
+    cells: list[NotebookNode] = []
+    for number in variants:
 
-    def cell(ids: list[str]) -> NotebookNode:
-        body = "".join(
-            f"    {q!r}: [\n"
-            + "".join(f"        lambda: ({item.source}),\n" for item in questions[q].items)
-            + "    ],\n"
-            for q in ids
-        )
-        source = COLLECT.format(function="reference", body=body, extra=f", {inputs!r}")
-        return _collecting_cell(source, ids, final=False)
+        def cell(ids: list[str]) -> NotebookNode:
+            body = "".join(
+                f"    {q!r}: [\n"
+                + "".join(f"        lambda: ({item.source}),\n" for item in questions[q].items)
+                + "    ],\n"
+                for q in ids
+            )
+            source = COLLECT.format(function="reference", body=body, extra=f", {inputs!r}")
+            return _collecting_cell(source, ids, final=False)
 
-    return _copy(
-        exercise, _with_collectors(exercise.notebook.cells, exercise, hidden, cell), budget
+        own = _with_collectors(_with_parameters(code, exercise, number), exercise, hidden, cell)
+        own = _sections(([nbformat.v4.new_code_cell(RESET)] if cells else []) + own)
+        for one in own:
+            one.metadata.setdefault("grading", {})["variant"] = number
+        cells += own
+    return _copy(exercise, cells, budget * len(variants))
+
+
+def _sections(cells: list[NotebookNode]) -> list[NotebookNode]:
+    """Trusted code cells joined into one cell per question's section, ending with its collecting
+    cell: the same program in fewer round trips to the kernel."""
+    joined, pending = [], []
+    for cell in cells:
+        pending.append(cell.source)
+        if cell.metadata.get("grading", {}).get("collect"):
+            joined.append(nbformat.v4.new_code_cell("\n".join(pending), metadata=cell.metadata))
+            pending = []
+    if pending:
+        joined.append(nbformat.v4.new_code_cell("\n".join(pending)))
+    return joined
+
+
+def _with_parameters(
+    cells: list[NotebookNode], exercise: Exercise, variant: int
+) -> list[NotebookNode]:
+    """`cells` with the exercise's parameters cell setting `variant` (added before the first
+    code cell when a submission deleted it)."""
+    if not exercise.variable:
+        return list(cells)
+    parameters = nbformat.v4.new_code_cell(
+        parameters_source(variant), metadata={"tags": [PARAMETERS]}
     )
+    found = next((n for n, c in enumerate(cells) if PARAMETERS in tags(c)), None)
+    if found is None:
+        found = next((n for n, c in enumerate(cells) if c.cell_type == "code"), len(cells))
+        return [*cells[:found], parameters, *cells[found:]]
+    return [*cells[:found], parameters, *cells[found + 1 :]]
 
 
 def _with_collectors(
@@ -257,7 +302,12 @@ def _cleared(cell: NotebookNode) -> NotebookNode:
 
 def _role(cell: NotebookNode, exercise: Exercise) -> Role:
     grading = cell.metadata.get("grading", {})
+    variant = int(grading.get("variant", DEFAULT))  # set by reference_copy only
     if grading.get("collect"):
-        return Role("collect", tuple(grading["questions"]), bool(grading["final"]))
+        return Role("collect", tuple(grading["questions"]), bool(grading["final"]), variant)
     answers = [q for q in tagged(cell, ANSWER) if q in exercise.questions]
-    return Role("answer", (answers[0],)) if answers else Role("other")
+    return (
+        Role("answer", (answers[0],), variant=variant)
+        if answers
+        else Role("other", variant=variant)
+    )

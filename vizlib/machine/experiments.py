@@ -42,6 +42,7 @@ MAX_MESSAGE = 2000
 TERMINATED = ("com1", "com1-polling", "display")  # these guests stop at a zero byte
 HELLO_PV_LENGTH_OFFSET = 12  # HELLO_PV: 8 bytes of code, 4 of buffer address, then the length
 MAX_RUN_EXITS = 10_000  # this course's choice: a runaway guest that keeps exiting stops here
+COUNT_ME_ROUNDS, COUNT_ME_EXIT_CODE = 1, 35  # offsets in COUNT_ME's code: `mov cx, 3`, `mov al, 3`
 PRINTABLE = range(0x20, 0x7F)  # written as text in a listing's db line; other bytes as numbers
 
 
@@ -323,3 +324,30 @@ round:
     display="!!",
     exit_counts={"io": 7, "mmio": 2},
 )
+
+
+def count_me(rounds: int, exit_code: int) -> Guest:
+    """COUNT_ME with another number of rounds and exit code (exercise 07 draws them per student):
+    the same code with its two immediates changed, so its exits are known without a run."""
+    if not 1 <= rounds <= 0xFFFF:
+        raise ValueError(f"rounds must be 1 to 65535, got {rounds!r}")
+    if not 0 <= exit_code <= 0xFF:
+        raise ValueError(f"exit_code must be 0 to 255, got {exit_code!r}")
+    code = bytearray(COUNT_ME.code)
+    code[COUNT_ME_ROUNDS : COUNT_ME_ROUNDS + 2] = rounds.to_bytes(2, "little")
+    code[COUNT_ME_EXIT_CODE] = exit_code
+    listing = (
+        COUNT_ME.listing.replace("; Three rounds", f"; {rounds} rounds")
+        .replace("mov cx, 3           ; three rounds", f"mov cx, {rounds:<12}; {rounds} rounds")
+        .replace("mov al, 3\n", f"mov al, {exit_code}\n")
+        .replace("power off with code 3", f"power off with code {exit_code}")
+    )
+    return replace(
+        COUNT_ME,
+        name=f"count_me_{rounds}_{exit_code}",
+        listing=listing,
+        code=bytes(code),
+        serial=b"*" * rounds,
+        exit_code=exit_code,
+        exit_counts={"io": 2 * rounds + 1, "mmio": 2},
+    )
