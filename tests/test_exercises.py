@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 
 from vizlib.course import ROOT, syllabus
 from vizlib.grading import release
-from vizlib.grading.exercise import CHECK, read_exercise, tagged
+from vizlib.grading.exercise import ANSWER, CHECK, read_exercise, tagged
 from vizlib.grading.judge import judge, make_key
 from vizlib.sim import costmodel
 
@@ -107,3 +107,42 @@ def test_exercise_10_tells_ept_from_paravirtualization():
         key = make_key("mapping", {"c": pv}, args, "salt")
         assert judge("mapping", {"c": pv}, key, args, "salt").passed
         assert not judge("mapping", {"c": ept}, key, args, "salt").passed, workload
+
+
+def _assigned(source: str) -> set[str]:
+    """The names a cell's code binds at its top level (assignments, functions, classes)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        for target in getattr(node, "targets", [getattr(node, "target", None)]):
+            names |= (
+                {n.id for n in ast.walk(target) if isinstance(n, ast.Name)} if target else set()
+            )
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(SOLUTIONS))
+def test_every_question_names_the_variables_its_answer_cells_must_set(name):
+    """A student copy's answer cells are empty and its keys hide the answers: the question's own
+    text is all a learner has to learn what to set, so it names every variable the check reads."""
+    exercise = read_exercise(SOLUTIONS[name])
+    unnamed, text, answered = [], "", set()
+    for cell in exercise.notebook.cells:
+        if cell.cell_type == "markdown":
+            text += cell.source
+        elif tagged(cell, ANSWER):
+            answered |= _assigned(cell.source)
+        elif tagged(cell, CHECK):
+            question = exercise.questions[tagged(cell, CHECK)[0]]
+            read = {
+                node.id
+                for item in question.items
+                for node in ast.walk(ast.parse(f"(\n{item.value}\n)", mode="eval"))
+                if isinstance(node, ast.Name)
+            }
+            unnamed += [
+                f"{question.id}: {v}" for v in sorted(read & answered) if f"`{v}" not in text
+            ]
+            text, answered = "", set()
+    assert not unnamed, f"the question text never names: {unnamed}"
