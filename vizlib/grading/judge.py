@@ -335,7 +335,7 @@ def _mapping(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
             continue
         sub = {**element, "what": repr(name)}
         try:
-            ok, _ = _scalar(answer[name], key["k"][encoded], sub, f"{salt}/{encoded}", each)
+            ok, _message = _scalar(answer[name], key["k"][encoded], sub, f"{salt}/{encoded}", each)
         except Unfit:
             ok = 0
         right += ok
