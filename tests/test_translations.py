@@ -136,6 +136,27 @@ def test_an_edited_course_text_is_listed_in_the_message_catalogue(tmp_path):
     assert not [e for e in po.obsolete_entries() if e.msgid.startswith(old)]
 
 
+def test_an_edited_exercise_hint_is_listed_in_the_message_catalogue(tmp_path):
+    shutil.copytree(ROOT / "vizlib", tmp_path / "vizlib", ignore=shutil.ignore_patterns("__py*"))
+    _copy(
+        tmp_path,
+        "course/syllabus.yml",
+        "course/glossary.yml",
+        "exercises/solutions/04_paravirtualization.ipynb",
+    )
+    solution = tmp_path / "exercises/solutions/04_paravirtualization.ipynb"
+    old = "a VM exit per update costs thousands of cycles"
+    new = "a VM exit per update costs several thousand cycles"
+    solution.write_text(solution.read_text().replace(old, new))
+    stale = translation.stale_messages(LANG, tmp_path)
+    assert [s.cell for s in stale] == [repr(new)]
+    translation.update_messages(LANG, tmp_path)
+    po = translation.read_catalogue(translation.message_catalogue(LANG, tmp_path))
+    entry = next(e for e in po if e.msgid == new)
+    assert entry.fuzzy and entry.previous_msgid == old and "虚拟机退出" in entry.msgstr
+    assert entry.occurrences == [("exercises/solutions/04_paravirtualization.ipynb", "")]
+
+
 @pytest.mark.parametrize("english", [e for e, _ in NOTEBOOKS], ids=lambda e: e)
 def test_the_built_notebook_is_its_english_with_translated_markdown(english):
     assert translation.out_of_date(LANG) == [], "run `python3 scripts/course.py zh`"
