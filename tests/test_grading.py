@@ -70,6 +70,14 @@ def exercises(tmp_path_factory) -> Path:
         ("check.answer('traps')", "needs at least one item"),
         ("check.answer('traps', check.exact(traps, 'n'), points=3)", "takes the question id"),
         ("check.answer('traps', check.exact(traps, 'n')", "must be valid Python"),
+        ("check.answer('traps', check.exact(traps, WHAT))", "check.exact: what must be a string"),
+        ("check.answer('traps', check.exact(traps))", "check.exact: what must be a string"),
+        ("check.answer('traps', check.exact(traps, 'n', hint=h))", "hint= must be a string"),
+        ("check.answer('traps', check.order(traps, 'n', before=RULES))", "before= is a list of"),
+        (
+            "check.answer('traps', check.order(traps, 'n', before=[(['a'], ['b'], f'{h}')]))",
+            "the hint of each before= rule must be a string",
+        ),
     ],
 )
 def test_a_check_cell_is_one_declarative_call(source, reason):
@@ -88,6 +96,7 @@ def test_check_cells_are_read_without_running_them():
         ("calls", "f"),
     ]
     assert question.items[0].source == 'check.hex(walk.gpa, "the gpa")'
+    assert [item.texts for item in question.items] == [("the gpa",), ("f",)]
 
 
 def test_the_format_refuses_a_broken_exercise():

@@ -323,6 +323,26 @@ def test_the_gradebook_speaks_the_graders_language():
         assert words in rows[0].message
 
 
+def test_an_items_own_words_are_shown_in_the_language_of_the_check_or_the_gradebook():
+    """The check cell writes what an item asks for and its hint in English (the msgids that
+    `translate` collects from the solutions); they are translated where shown."""
+    what, hint = "the number of references", "a 4-level guest on a 4-level EPT: see question 1"
+    item = check.exact(4, what, hint=hint)
+    key = write_key("q", [judge.make_key("exact", 3, item.args, item_salt("q", 0))])
+    with i18n.use("zh"), pytest.raises(check.CheckFailed) as failure:
+        check.answer("q", item, key=key)
+    assert str(failure.value) == "访存次数：4 不对：4 级的客户机页表加上 4 级的 EPT：参见第 1 题"
+    exercise = parse_exercise(solution_notebook())
+    refs = {"traps": [ItemRef("exact", {"what": what, "hint": hint}, 3)]}
+    reference = Reference(exercise, {"traps": exercise.questions["traps"]}, refs)
+    roles = [Role("collect", ("traps",)), Role("collect", ("traps",), final=True)]
+    results = [CellResult("ok", collected=json.dumps({"answers": {"traps": [4]}})), None]
+    for lang, words in (("en", f"{what}: 4 is not right: {hint}"), ("zh", str(failure.value))):
+        with i18n.use(lang):
+            rows = gb.question_rows("s", "s", reference, roles, results, gb.Limits(5, 60), {}, [])
+        assert rows[0].message == words
+
+
 def test_every_sentence_of_the_grading_package_is_translated():
     from vizlib.authoring import translation
 

@@ -1,9 +1,11 @@
 """The Chinese edition never drifts from the English in silence: every translated cell and message
 is up to date (an edited English cell is listed, by notebook and cell), uses the glossary's words,
-and the built notebooks come from their catalogues; a Chinese exercise grades like the English."""
+and the built notebooks come from their catalogues; a Chinese exercise speaks Chinese to its learner
+and grades like the English."""
 
 import copy
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -11,12 +13,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_demo import needs_bubblewrap
+from nbclient import NotebookClient
 
 from vizlib.authoring import terms, translation
 from vizlib.authoring.editions import catalogue_file, translated_file
 from vizlib.authoring.execute import execution_counts_ok
 from vizlib.course import ROOT
-from vizlib.grading.exercise import ANSWER, read_exercise, tagged
+from vizlib.grading import release
+from vizlib.grading.exercise import ANSWER, CHECK, read_exercise, tagged
 
 LANG = "zh"
 NOTEBOOKS = translation.translated_notebooks(LANG)
@@ -131,6 +136,27 @@ def test_an_edited_course_text_is_listed_in_the_message_catalogue(tmp_path):
     assert not [e for e in po.obsolete_entries() if e.msgid.startswith(old)]
 
 
+def test_an_edited_exercise_hint_is_listed_in_the_message_catalogue(tmp_path):
+    shutil.copytree(ROOT / "vizlib", tmp_path / "vizlib", ignore=shutil.ignore_patterns("__py*"))
+    _copy(
+        tmp_path,
+        "course/syllabus.yml",
+        "course/glossary.yml",
+        "exercises/solutions/04_paravirtualization.ipynb",
+    )
+    solution = tmp_path / "exercises/solutions/04_paravirtualization.ipynb"
+    old = "a VM exit per update costs thousands of cycles"
+    new = "a VM exit per update costs several thousand cycles"
+    solution.write_text(solution.read_text().replace(old, new))
+    stale = translation.stale_messages(LANG, tmp_path)
+    assert [s.cell for s in stale] == [repr(new)]
+    translation.update_messages(LANG, tmp_path)
+    po = translation.read_catalogue(translation.message_catalogue(LANG, tmp_path))
+    entry = next(e for e in po if e.msgid == new)
+    assert entry.fuzzy and entry.previous_msgid == old and "虚拟机退出" in entry.msgstr
+    assert entry.occurrences == [("exercises/solutions/04_paravirtualization.ipynb", "")]
+
+
 @pytest.mark.parametrize("english", [e for e, _ in NOTEBOOKS], ids=lambda e: e)
 def test_the_built_notebook_is_its_english_with_translated_markdown(english):
     assert translation.out_of_date(LANG) == [], "run `python3 scripts/course.py zh`"
@@ -145,39 +171,114 @@ def test_the_built_notebook_is_its_english_with_translated_markdown(english):
         assert execution_counts_ok(built), f"run `python3 scripts/course.py zh {english[10:12]}`"
 
 
-def _solved(student: Path, solution: Path) -> nbformat.NotebookNode:
-    """A Chinese student copy with the English solution's answers typed in."""
-    answers = {}
-    for cell in nbformat.read(solution, as_version=4).cells:
-        for question in tagged(cell, ANSWER):
-            answers[question] = cell.source
-    nb = nbformat.read(student, as_version=4)
-    for cell in nb.cells:
-        for question in tagged(cell, ANSWER):
-            cell.source = answers[question]
+EXERCISES = [english for english, _ in translation.notebooks() if english.startswith("exercises/")]
+BUILT = [english for english in EXERCISES if (ROOT / translated_file(LANG, english)).is_file()]
+CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")  # Chinese, full-width marks
+
+
+def chinese_solved(english: str) -> nbformat.NotebookNode:
+    """The Chinese copy of an exercise with its solution's answers: the built copy where it exists,
+    else the English student copy with the cell that sets the language, which is all the code of a
+    Chinese copy differs by (`test_the_built_notebook_is_its_english_with_translated_markdown`)."""
+    built = ROOT / translated_file(LANG, english)
+    name = Path(english).stem
+    if built.is_file():
+        return release.solved_copy(ROOT / "exercises", name, built)
+    nb = release.solved_copy(ROOT / "exercises", name)
+    first = next(n for n, cell in enumerate(nb.cells) if cell.cell_type == "code")
+    nb.cells.insert(first, translation.language_cell(LANG))
     return nb
 
 
-def test_a_chinese_submission_is_graded_by_the_same_command_with_the_same_points(tmp_path):
-    english = ROOT / EXERCISE
-    chinese = ROOT / translated_file(LANG, EXERCISE)
-    solution = ROOT / "exercises" / "solutions" / english.name
-    solved = tmp_path / "solved.ipynb"
-    nbformat.write(_solved(chinese, solution), solved)
-    untouched = tmp_path / "untouched.ipynb"
-    shutil.copy(chinese, untouched)
+def executed(nb: nbformat.NotebookNode, probe: str = "") -> str:
+    """Run `nb` top to bottom as a learner would (a failing cell fails the test), then `probe` in
+    the same kernel, unsaved; return what the probe printed."""
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": ROOT / "exercises"}}).execute()
+    outputs = nb.cells.pop().outputs
+    return "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+
+
+@pytest.fixture(scope="module")
+def chinese_learners():
+    """Each exercise solved in its Chinese copy and run (once, when first asked for): the saved
+    notebook, and the messages it showed without a translation."""
+    done: dict[str, tuple[nbformat.NotebookNode, list[str]]] = {}
+
+    def learner(english: str) -> tuple[nbformat.NotebookNode, list[str]]:
+        if english not in done:
+            nb = chinese_solved(english)
+            printed = executed(nb, translation.UNTRANSLATED_PROBE)
+            done[english] = nb, translation.untranslated(printed, LANG)
+        return done[english]
+
+    return learner
+
+
+@pytest.mark.parametrize("english", EXERCISES, ids=lambda e: Path(e).stem)
+def test_a_solved_exercise_in_chinese_passes_its_checks_and_shows_nothing_untranslated(
+    english, chinese_learners
+):
+    """Every check cell passes and prints its verdict (what each item asks for, explanations) in
+    Chinese; the set-up cells' labels and options too: no message lacks its translation."""
+    nb, shown = chinese_learners(english)
+    assert not shown, f"{english} showed messages vizlib.po lacks:\n" + _listing(map(repr, shown))
+    verdicts = [
+        o.text for c in nb.cells if tagged(c, CHECK) for o in c.outputs if o.get("name") == "stdout"
+    ]
+    assert verdicts and all(CJK.search(text) for text in verdicts), verdicts
+
+
+def _unreadable(nb: nbformat.NotebookNode, exercise) -> tuple[nbformat.NotebookNode, str]:
+    """`nb` with the first answer that names a variable set to something that is no plain data,
+    and that question's id."""
+    question = next(q for q in exercise.questions.values() if q.items[0].value.isidentifier())
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if question.id in tagged(cell, ANSWER):
+            cell.source = f"{question.items[0].value} = object()"
+    return nb, question.id
+
+
+@needs_bubblewrap
+@pytest.mark.parametrize("english", BUILT, ids=lambda e: Path(e).stem)
+def test_a_chinese_submission_is_graded_by_the_same_command_with_the_same_points(
+    english, tmp_path, chinese_learners
+):
+    """The English and the Chinese copy solved and saved as a learner runs them, the Chinese copy
+    untouched and one with an answer the grader cannot read, in one English gradebook: the same
+    points, question by question, and every row in English, even a reason the Chinese kernel
+    gave."""
+    name = Path(english).stem
+    exercise = read_exercise(ROOT / "exercises" / "solutions" / f"{name}.ipynb")
+    solved, _shown = chinese_learners(english)
+    unreadable, broken = _unreadable(solved, exercise)
+    english_solved = release.solved_copy(ROOT / "exercises", name)
+    executed(english_solved)
+    submissions = {
+        "english": english_solved,
+        "solved": solved,
+        "untouched": nbformat.read(ROOT / translated_file(LANG, english), as_version=4),
+        "unreadable": unreadable,
+    }
+    for student, nb in submissions.items():
+        (tmp_path / "class" / student).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "class" / student / f"{name}.ipynb")
     out = tmp_path / "grades.csv"
-    cmd = [sys.executable, "-m", "vizlib.grading", "grade", str(solved), str(untouched)]
-    done = subprocess.run([*cmd, "--csv", str(out)], cwd=ROOT, capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "vizlib.grading", "grade", str(tmp_path / "class")]
+    done = subprocess.run([*cmd, "--csv", str(out)], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    with out.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    exercise = read_exercise(solution)
-    points = {q: str(sum(p)) for q, p in exercise.points.items()}
-    for name, status in (("solved", "passed"), ("untouched", "failed")):
-        mine = [r for r in rows if Path(r["submission"]).stem == name]
-        assert {r["question"]: r["max_points"] for r in mine} == points
-        assert {r["status"] for r in mine} == {status}, mine
-        assert all(r["exercise"] == exercise.id for r in mine)
-    untouched_copy = copy.deepcopy(nbformat.read(untouched, as_version=4))
-    assert untouched_copy.metadata["course"]["exercise"] == exercise.id
+    with out.open(newline="", encoding="utf-8-sig") as f:
+        rows = {(r["student"], r["question"]): r for r in csv.DictReader(f)}
+    points = {q.id: str(q.points) for q in exercise.questions.values()}
+    for student in submissions:
+        mine = {q: r for (s, q), r in rows.items() if s == student}
+        assert {q: r["max_points"] for q, r in mine.items()} == points, student
+        assert all(r["exercise"] == exercise.id for r in mine.values())
+    for question, most in points.items():
+        assert rows["solved", question]["points"] == rows["english", question]["points"] == most
+        assert rows["untouched", question]["status"] == "failed"
+    assert rows["unreadable", broken]["status"] == "failed"
+    assert "object" in rows["unreadable", broken]["message"]
+    chinese = [r["message"] for r in rows.values() if CJK.search(r["message"])]
+    assert not chinese, chinese

@@ -38,6 +38,7 @@ from vizlib.authoring import execute
 from vizlib.authoring.editions import catalogue_file, translated_file
 from vizlib.authoring.navigation import NAV_BOTTOM, NAV_TOP, navigation, tagged, with_navigation
 from vizlib.course import ROOT, Lesson, repository, syllabus
+from vizlib.grading.exercise import parse_exercise
 from vizlib.i18n import DOMAIN, check_language
 from vizlib.tables import TABLE_CALLS, WORD
 
@@ -48,6 +49,7 @@ LANGUAGE_CELL_TAGS = ["course-language", "remove-cell"]  # remove-cell: not show
 FUZZY_CUTOFF = 0.6  # how alike an old message must be to carry its translation over (difflib)
 _PLACEHOLDER = re.compile(r"{(\w*)}")
 UPDATE = "run `python3 scripts/course.py translate`"
+SOLUTIONS = "exercises/solutions"  # the exercises' instructor source, whose code is collected
 # Run after a translated lesson, in its kernel: the messages it showed untranslated, as JSON.
 UNTRANSLATED_PROBE = "import json\nfrom vizlib import i18n\nprint(json.dumps(i18n.missing()))"
 
@@ -118,16 +120,39 @@ def _flags(message: str) -> list[str]:
 
 
 def code_messages(path: Path) -> list[str]:
-    """The string of every `_("...")` and `N_("...")` call in a Python file, in order (inside
+    """The string of every `_("...")` and `N_("...")` call in a Python file, in order."""
+    return source_messages(path.read_text(encoding="utf-8"))
+
+
+def source_messages(source: str) -> list[str]:
+    """The string of every `_("...")` and `N_("...")` call in Python source, in order (inside
     f-strings too)."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             first = node.args[0] if node.args else None
             literal = isinstance(first, ast.Constant) and isinstance(first.value, str)
             if node.func.id in MARKERS and literal and first.value not in found:
                 found.append(first.value)
     return found
+
+
+def exercise_messages(solution: nbformat.NotebookNode) -> list[str]:
+    """What an exercise's code shows a learner, from its solution notebook: the `_()`/`N_()`
+    strings of its code cells (a set-up cell's labels and options) and the words of each check
+    item (what it asks for, its hint and explanation: `ItemSpec.texts`), which the checks
+    translate where they show them."""
+    exercise = parse_exercise(solution)
+    found = []
+    for cell in solution.cells:
+        if cell.cell_type == "code":
+            try:
+                found += source_messages(cell.source)
+            except SyntaxError:  # IPython syntax (%magic, !shell)
+                continue
+    for question in exercise.questions.values():
+        found += [text for item in question.items for text in item.texts]
+    return list(dict.fromkeys(found))
 
 
 def table_headers(source: str) -> list[str]:
@@ -193,13 +218,16 @@ def course_texts(root: Path = ROOT) -> list[str]:
 
 def message_template(root: Path = ROOT) -> dict[str, list[str]]:
     """msgid -> where it comes from: vizlib's code (files in path order), the lessons' table
-    headers, then `course/`."""
+    headers, the exercises' code (`exercise_messages`), then `course/`."""
     found: dict[str, list[str]] = {}
     for path in sorted((root / "vizlib").rglob("*.py")):
         for message in code_messages(path):
             found.setdefault(message, []).append(path.relative_to(root).as_posix())
     for message, places in notebook_headers(root).items():
         found.setdefault(message, []).extend(places)
+    for path in sorted((root / SOLUTIONS).glob("*.ipynb")):
+        for message in exercise_messages(nbformat.read(path, as_version=4)):
+            found.setdefault(message, []).append(path.relative_to(root).as_posix())
     for message, where in [(t, "course/") for t in course_texts(root)]:
         found.setdefault(message, []).append(where)
     return found

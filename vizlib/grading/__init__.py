@@ -8,7 +8,8 @@ In a notebook (Lesson 00), one check cell per question::
 Items: `exact`, `hex`, `number`, `text`, `choice`, `items`, `sequence`, `mapping`, `order`,
 `calls` (code, run on inputs), `own_machine`. A pass prints one line per item ("✓ ..."); a failure
 raises `CheckFailed` (an AssertionError) saying what is wrong and hinting at the kind of mistake.
-`variant(VARIANT)` draws the numbers of one variant of an exercise.
+`variant(VARIANT)` draws the numbers of one variant of an exercise; `show_list(options)` prints
+a question's options, translated beside them in the Chinese edition.
 
 Exercise format
 ---------------
@@ -19,7 +20,9 @@ Exercise format
   reference solution between `### BEGIN SOLUTION` and `### END SOLUTION` lines; its one check cell
   carries `check:<id>` and `metadata.course.points` (a positive int), and consists of one call,
   `check.answer("<id>", check.<kind>(<value>, "<what>", ...), ...)`: it names the values, not
-  their answers. The answers come from running the solution. Cells tagged `solution-only` are left
+  their answers. An item's own words (`what`, `hint=`, `explanation=`, `before=` hints) are
+  English strings written out, shown translated (`messages`). The answers come from running the
+  solution. Cells tagged `solution-only` are left
   out of the student copy; other cells are untagged.
 - Variants (`variants`): an exercise whose answers are computed has one parameters cell, tagged
   `parameters`, holding `VARIANT = 0`, and draws its numbers from it (`check.variant(VARIANT)`);
@@ -81,6 +84,7 @@ from .checks import (
     order,
     own_machine,
     sequence,
+    show_list,
     text,
 )
 from .variants import Variant, variant
@@ -98,6 +102,7 @@ __all__ = [
     "order",
     "own_machine",
     "sequence",
+    "show_list",
     "text",
     "Variant",
     "variant",

@@ -24,7 +24,7 @@ from typing import Any
 from vizlib.i18n import _
 
 from . import judge, plain, probes
-from .messages import say
+from .messages import own_words, say
 
 RECORD = "own machine"  # the key of what an own_machine check displays (application/json,
 # a type nbformat 3 keeps too)
@@ -137,6 +137,16 @@ def own_machine(value: Any, what: str, evidence: Any, hint: str | None = None) -
     return Item("own_machine", value, _args(what, hint, evidence=evidence))
 
 
+def show_list(texts: list[str], numbered: bool = False) -> None:
+    """Print each text on a line of its own (numbered from 1): as an answer names it, and in a
+    language other than English with its translation after it. A set-up cell shows a question's
+    options or a mapping's keys this way, each marked `N_()` where it is written. Lesson 00."""
+    for number, text in enumerate(texts, 1):
+        shown = _(text)
+        line = text if shown == text else _("{text} ({translation})", text=text, translation=shown)
+        print(f"{number} {line}" if numbered else line)
+
+
 def _args(what: str, hint: str | None, **more: Any) -> dict[str, Any]:
     found = {"what": what, "hint": hint, **more}
     return {name: value for name, value in found.items() if value is not None}
@@ -150,7 +160,7 @@ def answer(question: str, *answers: Item, key: str | None = None) -> None:
     if key is None:
         for item in answers:
             shown = judge.show(item.value, item.kind)
-            print(say("recorded", what=item.args["what"], answer=shown))
+            print(say("recorded", what=_(item.args["what"]), answer=shown))
         return
     keys = read_key(key)
     if len(keys["items"]) != len(answers):
@@ -158,12 +168,13 @@ def answer(question: str, *answers: Item, key: str | None = None) -> None:
     failures = []
     for number, (item, item_key) in enumerate(zip(answers, keys["items"], strict=True)):
         verdict = judge_item(item, item_key, item_salt(keys["salt"], number), (question, number))
+        words = own_words(item.args)
         if not verdict.passed:
             failures.append(verdict.message)
-        elif "explanation" in item.args:
-            print(say("correct-explained", **item.args))
+        elif "explanation" in words:
+            print(say("correct-explained", what=words["what"], explanation=words["explanation"]))
         else:
-            print(say("correct", what=item.args["what"]))
+            print(say("correct", what=words["what"]))
     if failures:
         raise CheckFailed("\n".join(failures))
 

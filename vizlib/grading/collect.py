@@ -4,7 +4,10 @@ A submission's collecting cell evaluates the value each item names (`lambda: gpa
 questions, runs the learner's code on the grader's inputs; the reference run's cell also evaluates
 the items themselves (`lambda: check.hex(gpa, ...)`), so the grader learns how each is judged.
 Either way only plain data leaves the kernel, as one display of `plain.MIME` that the grader's
-pytest plugin keeps; the verdict is decided elsewhere.
+pytest plugin keeps; the verdict is decided elsewhere. A submission's values are collected in the
+gradebook's language, so the reason an answer could not be read (not plain data, an error its code
+raised on the grader's inputs) reads like the rest of its row, whatever language the learner's
+notebook speaks.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from vizlib.i18n import SOURCE, use
+
 from . import plain, probes
 from .checks import Item
 
 Getter = Callable[[], Any]
 
 
-def answers(questions: dict[str, list[tuple]]) -> None:
-    """Display the values of each question's items: (getter,) or (getter, probe, inputs)."""
-    found = {question: [_value(*item) for item in items] for question, items in questions.items()}
+def answers(questions: dict[str, list[tuple]], language: str = SOURCE) -> None:
+    """Display the values of each question's items: (getter,) or (getter, probe, inputs), with
+    the reasons for those that cannot be read in `language`."""
+    with use(language):
+        found = {q: [_value(*item) for item in items] for q, items in questions.items()}
     _show({"answers": found})
 
 

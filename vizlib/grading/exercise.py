@@ -31,11 +31,13 @@ DEVICES = ("/dev/kvm",)  # devices an exercise may ask the sandbox for (metadata
 
 @dataclass(frozen=True)
 class ItemSpec:
-    """One item of a check cell: its kind, its call's source, the value's source."""
+    """One item of a check cell: its kind, its call's source, the value's source, and the words
+    it shows a learner (what it asks for, its hint, explanation and ordering hints)."""
 
     kind: str
     source: str  # check.hex(gpa, "the guest-physical address")
     value: str  # gpa
+    texts: tuple[str, ...] = ()  # ("the guest-physical address",)
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,35 @@ def parse_question(source: str, question: str, points: int, hidden: bool = False
                 f"each item is check.<kind>(value, what, ...) with kind one of {KINDS}"
             )
         value = ast.get_source_segment(source, node.args[0])
-        found.append(ItemSpec(kind, ast.get_source_segment(source, node), value))
+        texts = own_texts(node, kind)
+        found.append(ItemSpec(kind, ast.get_source_segment(source, node), value, texts))
     if not found:
         raise ValueError(f"check.answer({question!r}) needs at least one item")
     return Question(question, points, tuple(found), hidden)
+
+
+def own_texts(item: ast.Call, kind: str) -> tuple[str, ...]:
+    """The words an item shows a learner: what it asks for, `hint=`, `explanation=`, the hint of
+    each `before=` rule. Each is a string written out in the call, so that `translate` finds it
+    for the other languages; ValueError when one is not."""
+    named = {keyword.arg: keyword.value for keyword in item.keywords}
+    found = [("what", item.args[1] if len(item.args) > 1 else named.get("what"))]
+    found += [(f"{name}=", named[name]) for name in ("hint", "explanation") if name in named]
+    before = named.get("before")
+    if before is not None:
+        rules = before.elts if isinstance(before, ast.List | ast.Tuple) else [before]
+        if not all(isinstance(rule, ast.Tuple) and len(rule.elts) == 3 for rule in rules):
+            raise ValueError(
+                f"check.{kind}: before= is a list of (firsts, thens, hint) written out"
+            )
+        found += [("the hint of each before= rule", rule.elts[2]) for rule in rules]
+    for name, node in found:
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            raise ValueError(
+                f'check.{kind}: {name} must be a string written out ("..."), so that '
+                "`translate` finds it"
+            )
+    return tuple(node.value for _name, node in found)
 
 
 def _is_check(func: ast.expr, attr: str | None = None) -> bool:

@@ -157,7 +157,7 @@ def _judge_question(
     if broken is not None and status != "passed":
         named = (broken.ename, broken.message) if broken.ename else (broken.message,)
         return points, status, say("answer-cell", problem=": ".join(filter(None, named)))
-    return points, status, "; ".join(v.message for v in verdicts if v.message)
+    return points, status, _("; ").join(v.message for v in verdicts if v.message)
 
 
 def _values(

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from vizlib.i18n import _
+from vizlib.i18n import _, language
 
 from . import gradebook as gb
 from .exercise import Exercise, installed_exercises, load_exercises
@@ -312,6 +312,7 @@ def _run(
             timeout,
             hidden,
             reference.variant,
+            language(),
         )
         key = f"s{index}"
         if sandbox is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from vizlib.i18n import N_, _
 
-from .messages import hinted, say
+from .messages import hinted, own_words, say
 from .plain import Missing, decode, dumps, encode, loads
 
 KINDS = (
@@ -224,6 +224,7 @@ def _element_args(args: dict[str, Any]) -> dict[str, Any]:
 
 def judge(kind: str, answer: Any, key: dict[str, Any], args: dict[str, Any], salt: str) -> Verdict:
     """Compare an answer (plain data) with its item's key; the message never shows the key."""
+    args = own_words(args)
     what, hint = args.get("what", "the answer"), args.get("hint")
     total = len(key["k"]) if kind == "mapping" else 1
     if isinstance(answer, Missing):
@@ -334,7 +335,7 @@ def _mapping(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
             continue
         sub = {**element, "what": repr(name)}
         try:
-            ok, _ = _scalar(answer[name], key["k"][encoded], sub, f"{salt}/{encoded}", each)
+            ok, _message = _scalar(answer[name], key["k"][encoded], sub, f"{salt}/{encoded}", each)
         except Unfit:
             ok = 0
         right += ok
@@ -347,9 +348,9 @@ def _mapping(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
             what=what,
             wrong=len(problems),
             total=len(expected),
-            details="; ".join(problems + extra),
+            details=_("; ").join(problems + extra),
         )
-    return right, say("keys-extra", what=what, details="; ".join(extra)) if extra else ""
+    return right, say("keys-extra", what=what, details=_("; ").join(extra)) if extra else ""
 
 
 def _order(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
@@ -365,9 +366,9 @@ def _order(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
     for later in range(len(names)):
         for earlier in range(later):
             hint = key["c"].get(digest(salt, [names[later], names[earlier]]))
-            if hint is not None and hint not in broken:
-                broken.append(hint)
-    return (0, f"{what}: " + "; ".join(broken)) if broken else (1, "")
+            if hint is not None and _(hint) not in broken:
+                broken.append(_(hint))
+    return (0, say("order-wrong", what=what, rules=_("; ").join(broken))) if broken else (1, "")
 
 
 def _calls(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
@@ -389,7 +390,7 @@ def _calls(answer: Any, key: dict, args: dict, salt: str) -> tuple[int, str]:
         what=what,
         wrong=len(problems),
         total=len(inputs),
-        details="; ".join(problems[:3]),
+        details=_("; ").join(problems[:3]),
     )
 
 

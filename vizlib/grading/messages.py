@@ -3,10 +3,15 @@
 `say(key, **fields)` fills one template in the course's language (`vizlib.i18n`): a self-check
 speaks the language its kernel was set to (`set_language("zh")` in a Chinese copy), the grader
 the language of the grading command (`grade --language`). Messages name the learner's answer and
-the kind of mistake, never the expected value.
+the kind of mistake, never the expected value. An item's own words, written in English in its
+check cell (`OWN_WORDS`: what it asks for, its hint, its explanation), are translated where they
+are shown (`own_words`), so the grader shows them in its language whatever language the reference
+or the submission ran in; `python3 scripts/course.py translate` collects them from the solutions.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from vizlib.i18n import N_, _
 
@@ -37,6 +42,7 @@ TEMPLATES = {
     "key-missing": N_("{key} is missing"),
     "key-extra": N_("{key} was not asked for"),
     "keys-extra": N_("{what}: {details}"),
+    "order-wrong": N_("{what}: {rules}"),
     "calls-wrong": N_("{what}: wrong for {wrong} of {total} inputs: {details}"),
     "call-wrong": N_("for {input} it gave {answer}"),
     "call-error": N_("for {input} it raised {error}"),
@@ -75,6 +81,17 @@ TEMPLATES = {
     ),
     "released-to": N_("warning: this copy was released to {student!r}"),
 }
+
+
+OWN_WORDS = ("what", "hint", "explanation")  # an item's arguments that are its own words
+
+
+def own_words(args: dict[str, Any]) -> dict[str, Any]:
+    """An item's arguments with its own words (`OWN_WORDS`) in the course's language."""
+    return {
+        name: _(value) if name in OWN_WORDS and isinstance(value, str) else value
+        for name, value in args.items()
+    }
 
 
 def say(name: str, /, **fields: object) -> str:

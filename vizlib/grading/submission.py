@@ -18,6 +18,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from vizlib.i18n import SOURCE
+
 from .checks import RECORD
 from .exercise import ANSWER, CHECK, Exercise, Question, tagged, tags
 from .messages import say
@@ -168,10 +170,12 @@ def graded_copy(
     budget: float,
     hidden: tuple[Question, ...] = (),
     variant: int = DEFAULT,
+    language: str = SOURCE,
 ) -> GradedCopy:
     """The submission with its check cells dropped (whatever they say) and collecting cells
     added: one at the end of each question's section, one at the very end for all of them.
-    Its parameters cell sets `variant`, whatever the submission wrote there.
+    Its parameters cell sets `variant`, whatever the submission wrote there; the collecting
+    cells give the reasons an answer cannot be read in `language` (the gradebook's).
 
     `collect` gives, per question id (hidden ones too), what each item's collecting cell
     evaluates: (value source,) or (value source, probe, inputs). Outputs are cleared, cell ids
@@ -187,7 +191,7 @@ def graded_copy(
                 parts = [f"lambda: ({value})", *map(repr, probe)]
                 body += f"        ({', '.join(parts)},),\n"
             body += "    ],\n"
-        source = COLLECT.format(function="answers", body=body, extra="")
+        source = COLLECT.format(function="answers", body=body, extra=f", {language!r}")
         return _collecting_cell(source, questions, final)
 
     cells = _with_parameters(nb.cells, exercise, variant)
