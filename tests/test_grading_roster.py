@@ -265,14 +265,41 @@ def test_each_student_gets_a_copy_of_each_exercise_with_their_own_variant(workfl
     assert "wrote 55 copies for 5 students" in workflow["released"].stdout
 
 
-def test_a_student_whose_language_is_chinese_gets_the_chinese_copies_there_are(workflow):
+def test_a_student_whose_language_is_chinese_gets_the_chinese_copies(workflow):
     class_ = workflow["root"] / "class"
-    carla = nbformat.read(class_ / "carla" / "00_welcome.ipynb", as_version=4)
-    assert carla.cells[0].source.startswith("# 练习 00")
-    assert any(c.get("id") == "course-language" for c in carla.cells)
-    english = nbformat.read(class_ / "carla" / "03_full_virtualization.ipynb", as_version=4)
+    for path in sorted((class_ / "carla").glob("*.ipynb")):
+        carla = nbformat.read(path, as_version=4)
+        assert carla.cells[0].source.startswith("# 练习"), path.stem
+        assert any(c.get("id") == "course-language" for c in carla.cells), path.stem
+    assert "has no edition" not in workflow["released"].stdout
+
+
+def test_an_exercise_without_a_chinese_edition_is_released_in_english_and_said_so(tmp_path):
+    exercises = tmp_path / "exercises"
+    shutil.copytree(EXERCISES, exercises, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (exercises / "zh" / "03_full_virtualization.ipynb").unlink()
+    (tmp_path / "roster.csv").write_text("student,name,language\ncarla,Carla,zh\n")
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    released = grading(
+        tmp_path,
+        "release",
+        "--roster",
+        "roster.csv",
+        "--out",
+        "class",
+        "--secret",
+        "secret",
+        "--exercises",
+        str(exercises),
+        "03",
+        "04",
+    )
+    assert released.returncode == 0, released.stderr
+    assert "03_full_virtualization has no edition in zh yet" in released.stdout
+    english = nbformat.read(tmp_path / "class/carla/03_full_virtualization.ipynb", as_version=4)
+    chinese = nbformat.read(tmp_path / "class/carla/04_paravirtualization.ipynb", as_version=4)
     assert english.cells[0].source.startswith("# Exercise 03")
-    assert "03_full_virtualization has no edition in zh yet" in workflow["released"].stdout
+    assert chinese.cells[0].source.startswith("# 练习 04")
 
 
 # --- the learners' own checks --------------------------------------------------------------------
