@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vizlib import grading as check
+from vizlib import i18n
 from vizlib.grading import judge, plain
 from vizlib.grading.checks import item_salt, read_key, write_key
 
@@ -112,11 +113,44 @@ def test_numbers_are_judged_within_their_tolerance_with_a_hint_at_the_units():
         "the cost: 1500 is not within 1% of the answer"
     )
     assert fails(check.number(0.0024, "the share", rel=0.01), 2.4) == (
-        "the share: 0.0024 is off by a factor of about 1/1000: check the units"
+        "the share: 0.0024 is off by a power of ten: check the units"
     )
     assert fails(check.number("12", "the cost"), 12.0) == (
         "the cost: expected a number, got '12' (str)"
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "passed"),
+    [(1.0099, True), (0.9901, True), (1.0, True), (1.013, False), (0.987, False), (-1.0, False)],
+)
+def test_a_number_passes_within_its_tolerance_and_at_most_a_quarter_more(answer, passed):
+    assert verdict(check.number(answer, "the slowdown", rel=0.01), 1.0).passed is passed
+
+
+@pytest.mark.parametrize("reference", [888.566, -0.3715, 0.0, 2.5e9])
+def test_a_number_key_is_hashes_that_accept_only_the_neighbourhood_of_the_answer(reference):
+    salt = item_salt(SALT, 0)
+    for args in ({"rel": 0.01}, {"abs": 0.5}, {"rel": 0.001, "abs": 0.01}):
+        key = judge.make_key("number", reference, args, salt)
+        assert set(key) == {"h"} and all(len(h) == 16 for h in key["h"])
+        tolerance = max(args.get("rel", 1e-6) * abs(reference), args.get("abs", 0))
+        inside, outside = reference + 0.9 * tolerance, reference + 1.3 * tolerance + 1e-12
+        for answer, passed in ((reference, True), (inside, True), (outside, False)):
+            got = judge.judge("number", answer, key, {"what": "x", **args}, salt).passed
+            assert got is passed, (args, answer)
+
+
+def test_a_choice_may_be_answered_in_the_learners_language():
+    words = i18n.translations("zh")
+    option = next(o for o in words if o.startswith("a TLB flush"))
+    other = "a page walk"
+    item = check.choice(words[option], "what VPID saves", [option, other])
+    assert verdict(item, option).passed
+    with i18n.use("zh"):
+        shown = i18n._("{text} ({translation})", text=option, translation=words[option])
+    assert verdict(check.choice(shown, "what VPID saves", [option, other]), option).passed
+    assert not verdict(item, other).passed
 
 
 def test_text_ignores_case_spaces_punctuation_and_hyphens():
@@ -137,7 +171,7 @@ def test_text_accepts_the_alternatives_the_instructor_allows():
 def test_choice_explains_answers_outside_the_options():
     options = ["a", "b", "c"]
     assert fails(check.choice("x", "the letter", options), "b") == (
-        "the letter: 'x' is not one of: a, b, c"
+        "the letter: 'x' is not one of: 'a', 'b', 'c'"
     )
     assert fails(check.choice(None, "the letter", options), "b").startswith(
         "the letter: you have not chosen an answer yet"
@@ -179,7 +213,7 @@ def test_items_name_wrong_and_repeated_ones_and_count_the_missing():
         "the traps: 'popf' listed more than once"
     )
     assert fails(check.items(["popf"], "the traps"), expected) == (
-        "the traps: you listed 1 items; the answer has 3"
+        "the traps: every item you listed is right, but some are missing"
     )
     assert fails(check.items("popf", "the traps"), expected) == (
         "the traps: expected a list, got 'popf' (str)"

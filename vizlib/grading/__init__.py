@@ -31,9 +31,9 @@ Exercise format
 - `python -m vizlib.grading release [--check] [--exercises DIR]` runs each solution in a trusted
   kernel and writes each student copy `exercises/NN_slug.ipynb` (the default variant, 0):
   solution blocks become `# YOUR CODE HERE` and `raise NotImplementedError(...)`, outputs are
-  cleared, check cells are read-only and get a `key=`: salted hashes of the normalised answers (a
-  masked number for answers judged within a tolerance), never an answer in clear. `--check`
-  writes nothing, lists stale copies and exits 1 if there are any.
+  cleared, check cells are read-only and get a `key=`: salted hashes of the normalised answers
+  (for a number judged within a tolerance, of the grid cell it falls in), never an answer in
+  clear. `--check` writes nothing, lists stale copies and exits 1 if there are any.
 - `release --roster roster.csv --out DIR [--secret FILE] [EXERCISE...]` writes one copy per
   student and exercise, `DIR/<student>/NN_slug.ipynb`: the public copy (the Chinese one for a
   student whose `language` is zh, where it exists) with the student's variant, derived from the
