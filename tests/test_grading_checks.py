@@ -100,6 +100,10 @@ def test_hex_answers_are_read_in_any_base_and_shown_in_hex():
     assert fails(check.hex(0x3ABD, "the address"), 0x3ABC) == "the address: 0x3abd is not right"
     assert fails(check.hex("0x3ABD", "the address"), 0x3ABC) == "the address: 0x3abd is not right"
     assert fails(check.hex(15037, "the address"), 0x3ABC) == "the address: 0x3abd is not right"
+    assert fails(check.hex("12345678", "r3"), 0x12345678) == (
+        "r3: '12345678' is read as a decimal number (0xbc614e), and that is not right: write 0x... "
+        "for hex"
+    )
     assert fails(check.hex("3abc", "the address"), 0x3ABC) == (
         "the address: expected a whole number (0x... for hex is fine), got '3abc'"
     )

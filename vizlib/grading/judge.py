@@ -276,6 +276,8 @@ def _scalar(answer: Any, key: dict, args: dict, salt: str, kind: str) -> tuple[i
     if kind == "exact" and got != key["type"] and {got, key["type"]} != {"int", "float"}:
         expected = _(TYPE_WORDS[key["type"]]) if key["type"] in TYPE_WORDS else key["type"]
         raise Unfit(say("wrong-type", what=what, expected=expected, answer=show(answer), got=got))
+    if kind == "hex" and isinstance(answer, str) and answer.strip().isdigit():
+        return 0, say("hex-as-decimal", what=what, answer=show(answer), number=hex(normalised))
     return 0, say("wrong", what=what, answer=show(normalised if kind == "hex" else answer, kind))
 
 

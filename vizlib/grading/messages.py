@@ -30,6 +30,10 @@ TEMPLATES = {
     "not-an-integer": N_("{what}: expected a whole number (0x... for hex is fine), got {answer}"),
     "no-choice": N_("{what}: you have not chosen an answer yet: pick one of: {options}"),
     "not-an-option": N_("{what}: {answer} is not one of: {options}"),
+    "hex-as-decimal": N_(
+        "{what}: {answer} is read as a decimal number ({number}), and that is not right: write "
+        "0x... for hex"
+    ),
     "not-close": N_("{what}: {answer} is not within {tolerance} of the answer"),
     "off-by-factor": N_("{what}: {answer} is off by a power of ten: check the units"),
     "items-count": N_("{what}: every item you listed is right, but some are missing"),
