@@ -34,6 +34,7 @@ from .exercise import (
     SOLUTION_ONLY,
     Exercise,
     answer_call,
+    in_language,
     load_exercises,
     placeholder,
     tagged,
@@ -246,18 +247,20 @@ def _editions(
         if language == SOURCE or not translated.is_file():
             continue
         nb = nbformat.read(translated, as_version=4)
-        if _code(nb) == _code(english):
+        if _code(nb) == _code(english, language):
             found[language] = nb
         else:
             echo(_("{path} is out of date: its students get the English copy", path=translated))
     return found
 
 
-def _code(nb: NotebookNode) -> list[str]:
-    """The sources of a notebook's code cells, but a translation's language cell."""
+def _code(nb: NotebookNode, lang: str = SOURCE) -> list[str]:
+    """The sources of a notebook's code cells, but a translation's language cell, with the answer
+    cells' placeholders in `lang` (as its edition of `lang` writes them)."""
     from vizlib.authoring.translation import LANGUAGE_CELL_ID
 
-    return [c.source for c in nb.cells if c.cell_type == "code" and c.get("id") != LANGUAGE_CELL_ID]
+    code = [c for c in nb.cells if c.cell_type == "code" and c.get("id") != LANGUAGE_CELL_ID]
+    return [in_language(copy.deepcopy(c), lang).source for c in code]
 
 
 def _replace_solutions(source: str, replacement: tuple[str, ...], question: str) -> str:
