@@ -31,10 +31,17 @@ from grading_demo import (
 )
 from nbformat.v4 import new_code_cell, new_notebook
 
+from vizlib import i18n
 from vizlib.grading import gradebook as gb
 from vizlib.grading import grader, release, runner, sandbox
 from vizlib.grading.__main__ import main
-from vizlib.grading.exercise import Exercise, load_exercises, parse_exercise, parse_question
+from vizlib.grading.exercise import (
+    UNANSWERED,
+    Exercise,
+    load_exercises,
+    parse_exercise,
+    parse_question,
+)
 from vizlib.grading.hidden import parse_hidden_checks
 from vizlib.grading.plain import encode, missing
 from vizlib.grading.reference import ItemRef, Reference
@@ -437,6 +444,20 @@ def test_an_answer_cell_error_explains_a_failure_and_notes_are_added():
         "answer cell: NotImplementedError: write your answer; "
         "graded WITHOUT the sandbox (--no-sandbox)"
     )
+
+
+def test_an_untouched_answer_cell_of_another_language_is_explained_in_the_gradebook_language():
+    with i18n.use("zh"):
+        chinese = i18n._(UNANSWERED, question="q")
+    row = rows_of(
+        [
+            CellResult("error", "NotImplementedError", chinese),
+            CellResult("ok", collected=shown(a=NameError("x"), b=NameError("y"))),
+            None,
+        ]
+    )
+    assert "问题 q" in chinese and row.status == "failed"
+    assert row.message == "answer cell: NotImplementedError: " + UNANSWERED.format(question="q")
 
 
 def test_a_stop_in_the_collecting_cell_costs_the_question():

@@ -326,12 +326,19 @@ def test_the_gradebook_speaks_the_graders_language():
 def test_an_items_own_words_are_shown_in_the_language_of_the_check_or_the_gradebook():
     """The check cell writes what an item asks for and its hint in English (the msgids that
     `translate` collects from the solutions); they are translated where shown."""
-    what, hint = "the number of references", "a 4-level guest on a 4-level EPT: see question 1"
+    what = "the number of references"
+    hint = (
+        "every guest-physical address the walk reads, each table's as well as the data's, is "
+        "first translated through the EPT"
+    )
     item = check.exact(4, what, hint=hint)
     key = write_key("q", [judge.make_key("exact", 3, item.args, item_salt("q", 0))])
     with i18n.use("zh"), pytest.raises(check.CheckFailed) as failure:
         check.answer("q", item, key=key)
-    assert str(failure.value) == "访存次数：4 不对：4 级的客户机页表加上 4 级的 EPT：参见第 1 题"
+    assert str(failure.value) == (
+        "访存次数：4 不对：遍历读取的每个客户机物理地址，无论是各级页表的还是数据的，"
+        "都要先经过 EPT 翻译"
+    )
     exercise = parse_exercise(solution_notebook())
     refs = {"traps": [ItemRef("exact", {"what": what, "hint": hint}, 3)]}
     reference = Reference(exercise, {"traps": exercise.questions["traps"]}, refs)

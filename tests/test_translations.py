@@ -3,6 +3,7 @@ is up to date (an edited English cell is listed, by notebook and cell), uses the
 and the built notebooks come from their catalogues; a Chinese exercise speaks Chinese to its learner
 and grades like the English."""
 
+import ast
 import copy
 import csv
 import re
@@ -21,7 +22,15 @@ from vizlib.authoring.editions import catalogue_file, translated_file
 from vizlib.authoring.execute import execution_counts_ok
 from vizlib.course import ROOT
 from vizlib.grading import release
-from vizlib.grading.exercise import ANSWER, CHECK, read_exercise, tagged
+from vizlib.grading.exercise import (
+    ANSWER,
+    CHECK,
+    in_language,
+    placeholder,
+    read_exercise,
+    tagged,
+    unanswered,
+)
 
 LANG = "zh"
 NOTEBOOKS = translation.translated_notebooks(LANG)
@@ -166,9 +175,29 @@ def test_the_built_notebook_is_its_english_with_translated_markdown(english):
     assert (
         code[0].id == translation.LANGUAGE_CELL_ID and f'set_language("{LANG}")' in code[0].source
     )
-    assert [c.source for c in code[1:]] == [c.source for c in source.cells if c.cell_type == "code"]
+    expected = [in_language(c, LANG).source for c in source.cells if c.cell_type == "code"]
+    assert [c.source for c in code[1:]] == expected
     if english.startswith("notebooks/"):
         assert execution_counts_ok(built), f"run `python3 scripts/course.py zh {english[10:12]}`"
+
+
+def _raised(line: str) -> str:
+    """The message of a placeholder's `raise NotImplementedError("...")` line."""
+    return ast.literal_eval(line.strip().removeprefix("raise NotImplementedError(")[:-1])
+
+
+def test_a_chinese_copy_asks_for_each_answer_in_chinese():
+    """The placeholder of every answer cell of a built Chinese exercise speaks Chinese, and the
+    grader knows it for an untouched answer cell, as it knows the English one."""
+    for english in BUILT:
+        nb = nbformat.read(ROOT / translated_file(LANG, english), as_version=4)
+        for cell in (c for c in nb.cells if tagged(c, ANSWER) and c.cell_type == "code"):
+            (question,) = tagged(cell, ANSWER)
+            raised = [line for line in cell.source.splitlines() if "NotImplementedError" in line]
+            assert [line.strip() for line in raised] == [placeholder(question, LANG)[1]], english
+            assert CJK.search(raised[0]) and unanswered(question, _raised(raised[0]))
+            assert unanswered(question, _raised(placeholder(question)[1]))
+            assert not unanswered(question, "write your answer here")
 
 
 EXERCISES = [english for english, _ in translation.notebooks() if english.startswith("exercises/")]

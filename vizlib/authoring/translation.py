@@ -38,7 +38,7 @@ from vizlib.authoring import execute
 from vizlib.authoring.editions import catalogue_file, translated_file
 from vizlib.authoring.navigation import NAV_BOTTOM, NAV_TOP, navigation, tagged, with_navigation
 from vizlib.course import ROOT, Lesson, repository, syllabus
-from vizlib.grading.exercise import parse_exercise
+from vizlib.grading.exercise import in_language, parse_exercise
 from vizlib.i18n import DOMAIN, check_language
 from vizlib.tables import TABLE_CALLS, WORD
 
@@ -405,7 +405,8 @@ def language_cell(lang: str) -> nbformat.NotebookNode:
 
 def translated(lang: str, english: str, root: Path = ROOT) -> nbformat.NotebookNode:
     """The notebook `english` in `lang`, without outputs: markdown from its catalogue, code cells
-    as in English, after a first code cell that sets the language. ValueError, listing the
+    as in English (but for the placeholder of an exercise's answer cells, which speaks `lang`),
+    after a first code cell that sets the language. ValueError, listing the
     cells, when the catalogue is not finished."""
     problems = stale_notebook(lang, english, root)
     if problems:
@@ -425,6 +426,7 @@ def translated(lang: str, english: str, root: Path = ROOT) -> nbformat.NotebookN
             if not any(c.cell_type == "code" for c in cells):
                 cells.append(language_cell(lang))
             cell.outputs, cell.execution_count = [], None
+            cell = in_language(cell, lang)  # an answer cell's placeholder
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("widgets", None)

@@ -8,6 +8,7 @@ A check cell holds exactly one call, `check.answer("<question id>", check.<kind>
 from __future__ import annotations
 
 import ast
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
+
+from vizlib.i18n import LANGUAGES, N_, SOURCE, _, use
 
 from .judge import KINDS
 from .variants import LETTERS, PARAMETERS, parameters_source, reorder_options
@@ -27,6 +30,7 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 QUESTION_ID = re.compile(r"[a-z0-9_-]+")
 SECRET_ARGS = ("also", "before")  # item arguments that give the answer away: kept out of copies
 DEVICES = ("/dev/kvm",)  # devices an exercise may ask the sandbox for (metadata course.devices)
+UNANSWERED = N_("Question {question}: write your answer here, then run the check cell below.")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,35 @@ def tags(cell: NotebookNode) -> list[str]:
 def tagged(cell: NotebookNode, prefix: str) -> list[str]:
     """Question ids the cell is tagged with under `prefix` (ANSWER or CHECK)."""
     return [tag[len(prefix) :] for tag in tags(cell) if tag.startswith(prefix)]
+
+
+def placeholder(question: str, lang: str = SOURCE) -> tuple[str, str]:
+    """The lines that stand for a question's solution in its student copy of `lang`: a comment
+    the introduction names, and a `raise` that says, in `lang`, what to do."""
+    message = _in(lang, UNANSWERED, question=question)
+    return (
+        "# YOUR CODE HERE",
+        f"raise NotImplementedError({json.dumps(message, ensure_ascii=False)})",
+    )
+
+
+def in_language(cell: NotebookNode, lang: str) -> NotebookNode:
+    """An answer cell with its placeholder in `lang` (other cells as they are)."""
+    for question in tagged(cell, ANSWER):
+        english, shown = placeholder(question)[1], placeholder(question, lang)[1]
+        cell.source = cell.source.replace(english, shown)
+    return cell
+
+
+def unanswered(question: str, message: str) -> bool:
+    """Whether `message`, an answer cell's NotImplementedError, is the placeholder's, in any
+    language: the cell was left as handed out."""
+    return any(message == _in(lang, UNANSWERED, question=question) for lang in LANGUAGES)
+
+
+def _in(lang: str, message: str, **fields: object) -> str:
+    with use(lang):
+        return _(message, **fields)
 
 
 def exercise_id(nb: NotebookNode) -> str | None:

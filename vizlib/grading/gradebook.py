@@ -21,7 +21,7 @@ from vizlib.i18n import _
 
 from . import plain
 from .checks import item_salt
-from .exercise import Exercise
+from .exercise import UNANSWERED, Exercise, unanswered
 from .judge import judge
 from .messages import say
 from .reference import Reference
@@ -155,7 +155,10 @@ def _judge_question(
     status = "passed" if right == total else "partial" if right else "failed"
     broken = next((r for r in answers if r is not None and r.verdict != "ok"), None)
     if broken is not None and status != "passed":
-        named = (broken.ename, broken.message) if broken.ename else (broken.message,)
+        message = broken.message
+        if broken.ename == "NotImplementedError" and unanswered(question, message):
+            message = _(UNANSWERED, question=question)  # in the gradebook's language
+        named = (broken.ename, message) if broken.ename else (message,)
         return points, status, say("answer-cell", problem=": ".join(filter(None, named)))
     return points, status, _("; ").join(v.message for v in verdicts if v.message)
 

@@ -34,7 +34,9 @@ from .exercise import (
     SOLUTION_ONLY,
     Exercise,
     answer_call,
+    in_language,
     load_exercises,
+    placeholder,
     tagged,
     tags,
 )
@@ -42,11 +44,6 @@ from .reference import Reference, run_references
 from .roster import load
 from .variants import DEFAULT, PARAMETERS, Variant, parameters_source, reorder_options
 
-CODE_PLACEHOLDER = (
-    "# YOUR CODE HERE",
-    'raise NotImplementedError("Question {question}: write your answer here, '
-    'then run the check cell below.")',
-)
 TEXT_PLACEHOLDER = ("YOUR ANSWER HERE",)
 KEY = re.compile(r'key="[A-Za-z0-9+/=]*"')  # a check cell's key, as `keyed` writes it
 
@@ -60,8 +57,8 @@ def student_copy(reference: Reference) -> NotebookNode:
     for cell in student.cells:
         answers = tagged(cell, ANSWER)
         if answers:
-            placeholder = CODE_PLACEHOLDER if cell.cell_type == "code" else TEXT_PLACEHOLDER
-            cell.source = _replace_solutions(cell.source, placeholder, answers[0])
+            lines = placeholder(answers[0]) if cell.cell_type == "code" else TEXT_PLACEHOLDER
+            cell.source = _replace_solutions(cell.source, lines, answers[0])
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
@@ -250,27 +247,30 @@ def _editions(
         if language == SOURCE or not translated.is_file():
             continue
         nb = nbformat.read(translated, as_version=4)
-        if _code(nb) == _code(english):
+        if _code(nb) == _code(english, language):
             found[language] = nb
         else:
             echo(_("{path} is out of date: its students get the English copy", path=translated))
     return found
 
 
-def _code(nb: NotebookNode) -> list[str]:
-    """The sources of a notebook's code cells, but a translation's language cell."""
+def _code(nb: NotebookNode, lang: str = SOURCE) -> list[str]:
+    """The sources of a notebook's code cells, but a translation's language cell, with the answer
+    cells' placeholders in `lang` (as its edition of `lang` writes them)."""
     from vizlib.authoring.translation import LANGUAGE_CELL_ID
 
-    return [c.source for c in nb.cells if c.cell_type == "code" and c.get("id") != LANGUAGE_CELL_ID]
+    code = [c for c in nb.cells if c.cell_type == "code" and c.get("id") != LANGUAGE_CELL_ID]
+    return [in_language(copy.deepcopy(c), lang).source for c in code]
 
 
-def _replace_solutions(source: str, placeholder: tuple[str, ...], question: str) -> str:
+def _replace_solutions(source: str, replacement: tuple[str, ...], question: str) -> str:
+    """`source` with each solution block replaced by the lines `replacement`, indented as it."""
     lines, inside = [], False
     for line in source.split("\n"):
         marker = line.strip()
         if marker == BEGIN and not inside:
             indent = line[: len(line) - len(line.lstrip())]
-            lines += [indent + text.format(question=question) for text in placeholder]
+            lines += [indent + text for text in replacement]
             inside = True
         elif marker in (BEGIN, END):
             if marker == BEGIN or not inside:
