@@ -12,9 +12,11 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,10 +136,9 @@ def run_pytest(
         where = folder / job.key
         where.mkdir(parents=True, exist_ok=True)
         (where / RESULTS).unlink(missing_ok=True)
-        sockets = folder / "sockets" / job.key
-        sockets.mkdir(parents=True, exist_ok=True)
-        for old in sockets.iterdir():
-            old.unlink()
+        (folder / "sockets").mkdir(exist_ok=True)
+        # a new folder per run, whatever the last run's kernel left in its own (folders, ...)
+        sockets = Path(tempfile.mkdtemp(prefix=f"{job.key}-", dir=folder / "sockets"))
         (where / KERNEL).write_text(json.dumps(job.kernel(sockets)))
         nbformat.write(job.graded.notebook, where / "graded.ipynb")
         files.append(f"{job.key}/graded.ipynb")
@@ -179,6 +180,7 @@ def run_pytest(
     if process.poll() is None:
         process.kill()  # its kernels die with it (bwrap --die-with-parent)
     process.wait()
+    shutil.rmtree(folder / "sockets", ignore_errors=True)  # and what they wrote there
     if not waiting:
         return None
     if time.monotonic() > deadline:
