@@ -30,6 +30,10 @@ ATTACKS = {
     "folder_in_sockets": SOCKETS
     + "import os\n\n(sockets / 'trap').mkdir()\n(sockets / 'trap' / 'x').write_text('x')\n"
     "os._exit(1)",
+    # the grading machine's disk filled through the one folder the sandbox's size limit misses
+    "fill_the_sockets_folder": SOCKETS
+    + "for number in range(10):\n    (sockets / f'fill{number}').write_bytes(bytes(8 << 20))\n"
+    "traps = 3",
 }
 
 
@@ -58,3 +62,10 @@ def test_a_folder_left_in_the_sockets_folder_costs_only_its_question(graded):
     rows = graded["rows"]
     assert rows["folder_in_sockets", "traps"]["status"] == "error"
     assert total(rows, "folder_in_sockets") == FULL - POINTS["traps"]
+
+
+def test_files_written_in_the_sockets_folder_count_as_output_and_stop_the_kernel(graded):
+    row = graded["rows"]["fill_the_sockets_folder", "traps"]
+    assert (row["status"], row["points"]) == ("error", "0")
+    assert "printed more than 16 MB" in row["message"]
+    assert total(graded["rows"], "fill_the_sockets_folder") == FULL - POINTS["traps"]
