@@ -157,7 +157,9 @@ class Guard:
             self._weigh_files()
         if stream != "iopub":
             return
+        buffers = msg.get("buffers") or ()  # binary frames beside the JSON, uncapped otherwise
         self.printed += len(json.dumps(msg["content"], default=str))
+        self.printed += sum(memoryview(buffer).nbytes for buffer in buffers)
         self._weigh_files()
         data = msg["content"].get("data") if msg["msg_type"] == "display_data" else None
         if self.collecting and ours and isinstance(data, dict) and MIME in data:

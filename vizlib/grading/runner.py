@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -36,6 +37,7 @@ KERNEL_START = 15.0  # seconds for a kernel to start (under 1 s here); a rare st
 KERNEL_TRIES = 3
 POLL = 0.1  # seconds between two looks for finished notebooks
 OUTPUT_LIMIT = 16 << 20  # bytes of output one notebook may print
+GRADER_MEMORY = 4 << 30  # bytes of address space of a pytest call, whatever its kernels send it
 RESULTS = "results.json"  # the pytest plugin's verdicts, written beside each notebook when done
 KERNEL = "kernel.json"  # how to start a notebook's kernel: argv, sockets folder, env, cwd
 NEUTRALIZED = "# not run when graded: this cell {verdict} in an earlier run"
@@ -164,7 +166,7 @@ def run_pytest(
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_in_child,
         )
     deadline = time.monotonic() + limit
     while waiting:
@@ -213,7 +215,12 @@ def environment() -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    """In the child: be killed when the grader dies (Linux), so its kernels die too."""
+def _in_child() -> None:
+    """In the pytest call: be killed when the grader dies (Linux), so its kernels die too; and
+    hold at most GRADER_MEMORY (a kernel can send a message of any size through its sockets:
+    many frames of one buffer; past the limit the call fails and its notebooks run one by one)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    most = GRADER_MEMORY if hard == resource.RLIM_INFINITY else min(GRADER_MEMORY, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (most, hard))  # kernels may lower it for themselves
