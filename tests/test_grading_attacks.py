@@ -74,6 +74,7 @@ def graded(tmp_path_factory) -> dict:
             nb = set_cell(nb, "answer:traps", source)
         (root / "class").mkdir(exist_ok=True)
         nbformat.write(nb, root / "class" / f"{name}.ipynb")
+    (root / "class" / "a_link.ipynb").symlink_to("honest.ipynb")  # listed before its target
     grade = [sys.executable, "-m", "vizlib.grading", "grade", "class", "--csv", "grades.csv"]
     grade += ["--exercises", "exercises", "--cell-timeout", "5"]
     peak = subprocess.run(
@@ -110,3 +111,12 @@ def test_binary_frames_count_as_output(graded):
 def test_memory_pushed_through_the_sockets_is_refused_past_the_graders_limit(graded):
     assert total(graded["rows"], "push_memory") == 0
     assert graded["peak"] < GRADER_MEMORY
+
+
+def test_a_link_to_a_classmates_notebook_is_not_graded_and_leaves_theirs_alone(graded):
+    row = graded["rows"]["a_link", ""]
+    assert (row["status"], row["student"]) == ("not-a-notebook", "a_link")
+    assert "symbolic link" in row["message"]
+    assert {r["student"] for (name, _), r in graded["rows"].items() if name == "honest"} == {
+        "honest"
+    }

@@ -71,6 +71,7 @@ TEMPLATES = {
     "no-exercise-id": N_("no exercise id in the notebook metadata (course.exercise)"),
     "unknown-exercise": N_("unknown exercise id {exercise!r} (known: {known})"),
     "not-ipynb": N_("not graded: only .ipynb notebooks are graded (rename it if it is one)"),
+    "link": N_("not graded: a symbolic link (submit the notebook itself)"),
     "duplicated-tags": N_("warning: duplicated tags ignored ({tags})"),
     "renumbered-ids": N_("warning: duplicated or missing cell ids renumbered"),
     "converted": N_("warning: converted from nbformat {version} to 4"),
