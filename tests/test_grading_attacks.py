@@ -75,6 +75,8 @@ def graded(tmp_path_factory) -> dict:
         (root / "class").mkdir(exist_ok=True)
         nbformat.write(nb, root / "class" / f"{name}.ipynb")
     (root / "class" / "a_link.ipynb").symlink_to("honest.ipynb")  # listed before its target
+    deep = '{"nbformat": 4, "cells": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (root / "class" / "nested.ipynb").write_text(deep)  # too deep for Python's JSON reader
     grade = [sys.executable, "-m", "vizlib.grading", "grade", "class", "--csv", "grades.csv"]
     grade += ["--exercises", "exercises", "--cell-timeout", "5"]
     peak = subprocess.run(
@@ -120,3 +122,9 @@ def test_a_link_to_a_classmates_notebook_is_not_graded_and_leaves_theirs_alone(g
     assert {r["student"] for (name, _), r in graded["rows"].items() if name == "honest"} == {
         "honest"
     }
+
+
+def test_a_notebook_nested_too_deep_to_read_is_a_bad_notebook(graded):
+    row = graded["rows"]["nested", ""]
+    assert row["status"] == "bad-notebook"
+    assert "invalid JSON" in row["message"] and "recursion" in row["message"]

@@ -76,7 +76,7 @@ def read_submission(path: Path, exercises: dict[str, Exercise]) -> Submission:
         data = json.loads(text)
     except UnicodeDecodeError:
         raise BadNotebook(say("not-utf8")) from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:  # or nested too deep to read
         if not text.lstrip().startswith("{"):
             raise BadNotebook(say("not-json")) from None
         raise BadNotebook(say("bad-json", error=error)) from None
