@@ -23,6 +23,7 @@ from grading_demo import (
     write_exercise,
 )
 
+from vizlib.grading.judge import judge, make_key
 from vizlib.grading.runner import GRADER_MEMORY
 
 pytestmark = needs_bubblewrap
@@ -128,3 +129,11 @@ def test_a_notebook_nested_too_deep_to_read_is_a_bad_notebook(graded):
     row = graded["rows"]["nested", ""]
     assert row["status"] == "bad-notebook"
     assert "invalid JSON" in row["message"] and "recursion" in row["message"]
+
+
+@pytest.mark.parametrize("answer", [10**400, -(10**400), 1e308, 1e-308, float("nan")])
+def test_a_number_too_large_or_too_small_is_judged_wrong_not_a_crash(answer):
+    key = make_key("number", 888.5, {"rel": 1e-3}, "salt")
+    verdict = judge("number", answer, key, {"rel": 1e-3}, "salt")
+    assert (verdict.right, verdict.total) == (0, 1)
+    assert "is not within 0.1% of the answer" in verdict.message

@@ -110,7 +110,10 @@ def _integer(value: Any, what: str) -> int:
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Unfit(say("not-a-number", what=what, answer=show(value), got=type_name(value)))
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a whole number too large for a float
+        return math.inf if value > 0 else -math.inf
 
 
 def _text(value: Any, what: str, words: dict[str, str] | None) -> str:
@@ -263,9 +266,10 @@ def _close(actual: float, expected: float, args: dict) -> tuple[int, str]:
     what, rel, absolute = args.get("what", "the answer"), args.get("rel", 1e-6), args.get("abs", 0)
     if math.isclose(actual, expected, rel_tol=rel, abs_tol=absolute):
         return 1, ""
-    if math.isfinite(actual) and actual and expected and (actual > 0) == (expected > 0):
-        power = round(math.log10(actual / expected))
-        if power and math.isclose(actual / expected, 10.0**power, rel_tol=max(rel, 1e-3)):
+    ratio = actual / expected if expected else math.inf
+    if math.isfinite(ratio) and actual and (actual > 0) == (expected > 0):
+        power = round(math.log10(ratio))
+        if power and math.isclose(ratio, 10.0**power, rel_tol=max(rel, 1e-3)):
             factor = f"{10**power:g}" if power > 0 else f"1/{10**-power:g}"
             return 0, say("off-by-factor", what=what, answer=f"{actual:.6g}", factor=factor)
     shown = [text for text, on in ((f"{rel * 100:g}%", rel), (f"{absolute:g}", absolute)) if on]
