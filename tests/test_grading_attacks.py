@@ -25,6 +25,7 @@ from grading_demo import (
 
 from vizlib.grading.judge import judge, make_key
 from vizlib.grading.runner import GRADER_MEMORY
+from vizlib.grading.submission import LARGEST
 
 pytestmark = needs_bubblewrap
 FULL = sum(POINTS.values())
@@ -78,6 +79,9 @@ def graded(tmp_path_factory) -> dict:
     (root / "class" / "a_link.ipynb").symlink_to("honest.ipynb")  # listed before its target
     deep = '{"nbformat": 4, "cells": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (root / "class" / "nested.ipynb").write_text(deep)  # too deep for Python's JSON reader
+    huge = answered(exercises)
+    huge.metadata["padding"] = "x" * LARGEST  # every file is read before any is graded
+    nbformat.write(huge, root / "class" / "huge.ipynb")
     grade = [sys.executable, "-m", "vizlib.grading", "grade", "class", "--csv", "grades.csv"]
     grade += ["--exercises", "exercises", "--cell-timeout", "5"]
     peak = subprocess.run(
@@ -137,3 +141,8 @@ def test_a_number_too_large_or_too_small_is_judged_wrong_not_a_crash(answer):
     verdict = judge("number", answer, key, {"rel": 1e-3}, "salt")
     assert (verdict.right, verdict.total) == (0, 1)
     assert "is not within 0.1% of the answer" in verdict.message
+
+
+def test_a_file_too_large_to_hold_in_memory_is_not_read(graded):
+    row = graded["rows"]["huge", ""]
+    assert row["status"] == "bad-notebook" and "larger than 64 MB" in row["message"]

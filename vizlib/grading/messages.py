@@ -63,6 +63,7 @@ TEMPLATES = {
     "not-collected": N_("your answers could not be read: {reason}"),
     "unsandboxed": N_("graded WITHOUT the sandbox (--no-sandbox)"),
     "grader-failed": N_("the grader failed on this submission ({error}); please report it"),
+    "too-large": N_("not graded: the file is larger than {megabytes:g} MB (clear its outputs)"),
     "not-utf8": N_("not a notebook: the file is not UTF-8 text"),
     "not-json": N_("not a notebook: the file does not hold JSON"),
     "bad-json": N_("not a notebook: invalid JSON ({error}); truncated file?"),
