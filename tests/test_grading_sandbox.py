@@ -115,6 +115,20 @@ def test_memory_processes_files_and_scratch_space_are_limited(sandbox, tmp_path)
     assert found["file"] in ("File too large", "No space left on device")
 
 
+def test_it_writes_only_its_tmp_and_its_sockets_folder(sandbox, tmp_path):
+    probe = (
+        "import json\nfound = {}\n"
+        f"for folder in ('/', '/dev', '/dev/shm', '/tmp', {str(tmp_path)!r}):\n"
+        "    try:\n        open(folder.rstrip('/') + '/probe', 'wb').write(b'x')\n"
+        "        found[folder] = 'written'\n"
+        "    except OSError as error:\n        found[folder] = error.strerror\n"
+        "print(json.dumps(found))"
+    )
+    found = inside(sandbox, probe, tmp_path)
+    assert found.pop("/tmp") == found.pop(str(tmp_path)) == "written"
+    assert set(found.values()) <= {"Read-only file system", "No such file or directory"}, found
+
+
 def test_nothing_it_starts_outlives_it(sandbox, tmp_path):
     marker = f"vizlib-sandbox-test-{os.getpid()}"
     daemon = (

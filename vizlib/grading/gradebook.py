@@ -228,8 +228,8 @@ def bad_notebook_rows(
     ]
 
 
-def not_a_notebook_row(submission: str, student: str) -> Row:
-    return Row(submission, student, "", "", 0, 0, "not-a-notebook", say("not-ipynb"))
+def not_a_notebook_row(submission: str, student: str, reason: str) -> Row:
+    return Row(submission, student, "", "", 0, 0, "not-a-notebook", reason)
 
 
 def progress(rows: list[Row]) -> str:

@@ -53,6 +53,11 @@ class Found:
     def notebook(self) -> bool:
         return self.path.suffix == ".ipynb"
 
+    @property
+    def link(self) -> bool:
+        """A symbolic link: never graded (it could name a classmate's file, or any file)."""
+        return self.path.is_symlink()
+
 
 def find_submissions(paths: Sequence[str | Path]) -> list[Found]:
     """Every file to grade: files as given, folders searched (hidden files and checkpoints left
@@ -75,8 +80,8 @@ def find_submissions(paths: Sequence[str | Path]) -> list[Found]:
             named = [Found(str(given), path.stem, path)]
         else:
             raise GradingError(_("no such file or folder: {path}", path=given))
-        for item in named:
-            found.setdefault(item.path.resolve(), item)
+        for item in named:  # a file given twice is graded once; a link is not its target
+            found.setdefault(Path(os.path.abspath(item.path)), item)
     return list(found.values())
 
 
@@ -208,8 +213,9 @@ def _read(
     readable: dict[int, Submission] = {}
     variants: dict[int, int] = {}
     for index, item in enumerate(found):
-        if not item.notebook:
-            rows[index] = [gb.not_a_notebook_row(item.name, item.student)]
+        if item.link or not item.notebook:
+            reason = say("link") if item.link else say("not-ipynb")
+            rows[index] = [gb.not_a_notebook_row(item.name, item.student, reason)]
             continue
         try:
             submission = read_submission(item.path, exercises)

@@ -112,7 +112,10 @@ def _integer(value: Any, what: str) -> int:
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Unfit(say("not-a-number", what=what, answer=show(value), got=type_name(value)))
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # a whole number too large for a float
+        return math.inf if value > 0 else -math.inf
 
 
 def _text(value: Any, what: str, words: dict[str, str] | None) -> str:

@@ -1,7 +1,8 @@
 """`python -m vizlib.grading.kernel [--memory N ...] -f CONNECTION`: a kernel for graded notebooks.
 
 Sets the sandbox's resource limits on itself (inside the sandbox's user namespace, so the process
-count is the sandbox's own), then starts ipykernel. No limit is given for the reference runs.
+count is the sandbox's own), then starts ipykernel. No limit is given for the reference runs: their
+kernels take back the address space the grader's pytest call is limited to (`runner.GRADER_MEMORY`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-f", dest="connection_file", required=True)
     args = parser.parse_args(argv)
     set_limits(**{name: getattr(args, name) for name in LIMITS})
+    if args.memory is None:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
     from ipykernel.kernelapp import launch_new_instance
 
     launch_new_instance(argv=["-f", args.connection_file])

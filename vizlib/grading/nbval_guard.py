@@ -9,7 +9,8 @@ sandbox) and reached through unix sockets. The plugin watches each kernel and, p
 - notices a dead kernel within a fraction of a second;
 - applies the notebook's time budget (`metadata.grading.budget`, seconds of cell time) on top of
   nbval's cell timeout, bounds the wait for output after interrupting a cell, and stops a kernel
-  whose output passes OUTPUT_LIMIT;
+  whose output passes OUTPUT_LIMIT (what it sends, and the files it writes in its sockets folder,
+  the one folder outside its private /tmp a sandbox can write, on the grading machine's disk);
 - skips every cell after a timeout or a dead kernel (the grader re-runs those on a fresh kernel);
 - keeps, in the cells the grader added to collect answers (`metadata.grading.collect`), the one
   display of `plain.MIME` (the answers as data), as text, capped at `plain.MAX_BYTES`.
@@ -42,6 +43,7 @@ from .runner import KERNEL, OUTPUT_LIMIT, RESULTS, STOPS
 
 POLL = 0.2  # seconds between two looks at whether the kernel process is still alive
 GRACE = 5.0  # seconds to wait for output after interrupting a cell (nbval's own output timeout)
+BLOCK = 4096  # bytes of disk a file or folder takes at least
 
 
 class KernelDied(RuntimeError):
@@ -66,7 +68,7 @@ class GradedKernel(RunningKernel):
 
     def __init__(self, kernel_name: str, cwd: str | None = None, startup_timeout: float = 60):
         config = json.loads((Path(cwd) / KERNEL).read_text())
-        sockets = Path(config["sockets"])
+        self.sockets = sockets = Path(config["sockets"])
         spec = KernelSpec(
             argv=config["argv"], display_name="graded", language="python", interrupt_mode="message"
         )
@@ -103,7 +105,8 @@ class Guard:
         self.budget_end = time.monotonic() + float(grading.get("budget", math.inf))
         self.cell_timeout = cell_timeout
         self.stopped: str | None = None
-        self.printed = 0
+        self.printed = self.written = 0  # bytes of messages, of files in the sockets folder
+        self.next_look = 0.0  # when to weigh the sockets folder again
         self._get, self._execute = self.kernel.get_message, self.kernel.execute_cell_input
         self.kernel.get_message, self.kernel.execute_cell_input = self.get_message, self.execute
         self.begin(False)
@@ -138,6 +141,7 @@ class Guard:
             if not self.kernel.is_alive():
                 self.limit = self.limit or "kernel-died"
                 raise KernelDied("the kernel died while running this cell")
+            self._weigh_files()
             if time.monotonic() >= end:
                 if awaiting_reply or time.monotonic() >= self.cell_end + GRACE:
                     over = "out-of-time" if self.cell_end >= self.budget_end else "timeout"
@@ -149,16 +153,28 @@ class Guard:
         ours = msg["parent_header"].get("msg_id") == self.msg_id
         if stream == "shell" and ours:
             self.reply = msg["content"]
+            self.next_look = 0.0  # a cell's files count in its own verdict
+            self._weigh_files()
         if stream != "iopub":
             return
+        buffers = msg.get("buffers") or ()  # binary frames beside the JSON, uncapped otherwise
         self.printed += len(json.dumps(msg["content"], default=str))
-        if self.printed > OUTPUT_LIMIT and self.limit is None:
-            self.limit = "output-limit"
-            self.kernel.km.shutdown_kernel(now=True)  # its next look finds it dead
+        self.printed += sum(memoryview(buffer).nbytes for buffer in buffers)
+        self._weigh_files()
         data = msg["content"].get("data") if msg["msg_type"] == "display_data" else None
         if self.collecting and ours and isinstance(data, dict) and MIME in data:
             text = json.dumps(data[MIME], default=str)
             self.collected = text if len(text) <= MAX_BYTES else json.dumps("too large")
+
+    def _weigh_files(self) -> None:
+        """Stop the kernel once what it sent and wrote passes OUTPUT_LIMIT (the sockets folder is
+        weighed every POLL seconds)."""
+        if time.monotonic() >= self.next_look:
+            self.next_look = time.monotonic() + POLL
+            self.written = _disk_use(self.kernel.sockets)
+        if self.printed + self.written > OUTPUT_LIMIT and self.limit is None:
+            self.limit = "output-limit"
+            self.kernel.km.shutdown_kernel(now=True)  # its next look finds it dead
 
     def verdict(self, failure: BaseException | None) -> dict[str, str]:
         """The cell's verdict: verdict, ename, message."""
@@ -239,6 +255,18 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
         (folder / f"{RESULTS}.part").write_text(data)
         os.replace(folder / f"{RESULTS}.part", folder / RESULTS)
     return result
+
+
+def _disk_use(folder: Path) -> int:
+    """Bytes of disk the files and folders below `folder` take."""
+    used = 0
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            try:
+                used += max(os.lstat(os.path.join(parent, name)).st_blocks * 512, BLOCK)
+            except OSError:  # gone since
+                continue
+    return used
 
 
 def _first_line(failure: BaseException | None) -> str:

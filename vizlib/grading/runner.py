@@ -12,9 +12,12 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ KERNEL_START = 15.0  # seconds for a kernel to start (under 1 s here); a rare st
 KERNEL_TRIES = 3
 POLL = 0.1  # seconds between two looks for finished notebooks
 OUTPUT_LIMIT = 16 << 20  # bytes of output one notebook may print
+GRADER_MEMORY = 4 << 30  # bytes of address space of a pytest call, whatever its kernels send it
 RESULTS = "results.json"  # the pytest plugin's verdicts, written beside each notebook when done
 KERNEL = "kernel.json"  # how to start a notebook's kernel: argv, sockets folder, env, cwd
 NEUTRALIZED = "# not run when graded: this cell {verdict} in an earlier run"
@@ -134,10 +138,9 @@ def run_pytest(
         where = folder / job.key
         where.mkdir(parents=True, exist_ok=True)
         (where / RESULTS).unlink(missing_ok=True)
-        sockets = folder / "sockets" / job.key
-        sockets.mkdir(parents=True, exist_ok=True)
-        for old in sockets.iterdir():
-            old.unlink()
+        (folder / "sockets").mkdir(exist_ok=True)
+        # a new folder per run, whatever the last run's kernel left in its own (folders, ...)
+        sockets = Path(tempfile.mkdtemp(prefix=f"{job.key}-", dir=folder / "sockets"))
         (where / KERNEL).write_text(json.dumps(job.kernel(sockets)))
         nbformat.write(job.graded.notebook, where / "graded.ipynb")
         files.append(f"{job.key}/graded.ipynb")
@@ -163,7 +166,7 @@ def run_pytest(
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_in_child,
         )
     deadline = time.monotonic() + limit
     while waiting:
@@ -179,6 +182,7 @@ def run_pytest(
     if process.poll() is None:
         process.kill()  # its kernels die with it (bwrap --die-with-parent)
     process.wait()
+    shutil.rmtree(folder / "sockets", ignore_errors=True)  # and what they wrote there
     if not waiting:
         return None
     if time.monotonic() > deadline:
@@ -211,7 +215,12 @@ def environment() -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    """In the child: be killed when the grader dies (Linux), so its kernels die too."""
+def _in_child() -> None:
+    """In the pytest call: be killed when the grader dies (Linux), so its kernels die too; and
+    hold at most GRADER_MEMORY (a kernel can send a message of any size through its sockets:
+    many frames of one buffer; past the limit the call fails and its notebooks run one by one)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    most = GRADER_MEMORY if hard == resource.RLIM_INFINITY else min(GRADER_MEMORY, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (most, hard))  # kernels may lower it for themselves

@@ -4,7 +4,8 @@ A sandboxed kernel gets its own user, PID, network, IPC and UTS namespaces (no n
 other processes), a read-only view of the Python installation and the course's code and data
 (`vizlib/`, `course/`) and nothing else of the repository (no exercises/, no class folder, no
 gradebook), a size-limited private /tmp that is thrown away, the folder of its kernel's sockets
-(the grader talks to the kernel through them), and `--die-with-parent`. Limits:
+(the grader talks to the kernel through them), and `--die-with-parent`; nothing else is writable
+(the root and /dev are read-only). Limits:
 address space per process, processes (RLIMIT_NPROC, counted per sandbox; when the grader runs as
 root, where that limit is not enforced, a pids cgroup instead), CPU seconds per process, the size
 of any file it writes; the grader's pytest plugin caps the output it prints.
@@ -145,7 +146,9 @@ class Sandbox:
         for device in devices:
             if os.path.exists(device):
                 args += ["--dev-bind", device, device]
-        args += ["--bind", str(sockets), str(sockets), "--chdir", INSIDE_HOME, "--"]
+        args += ["--bind", str(sockets), str(sockets)]
+        # the root and /dev are tmpfs of no size limit in the grading machine's memory
+        args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", INSIDE_HOME, "--"]
         kernel = [sys.executable, "-m", "vizlib.grading.kernel", *self.limits.kernel_options()]
         prefix = self.cgroups.enter(job, self.limits.processes) if self.cgroups else []
         return [*prefix, *args, *kernel, "-f", "{connection_file}"]

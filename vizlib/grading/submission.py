@@ -30,6 +30,7 @@ COLLECT = (
     "__import__('vizlib.grading.collect', fromlist=['collect']).{function}({{\n{body}}}{extra})"
 )
 RESET = "%reset -f"  # between two variants of a reference run: a clean namespace, modules kept
+LARGEST = 64 << 20  # bytes of a submission read (a lesson with its outputs is about 1 MB)
 
 
 class BadNotebook(ValueError):
@@ -71,12 +72,14 @@ class GradedCopy:
 
 def read_submission(path: Path, exercises: dict[str, Exercise]) -> Submission:
     """The submission at `path`, ready to grade; BadNotebook when it cannot be graded."""
+    if Path(path).stat().st_size > LARGEST:  # every file is read before any is graded
+        raise BadNotebook(say("too-large", megabytes=LARGEST / 2**20))
     try:
         text = Path(path).read_bytes().decode("utf-8")
         data = json.loads(text)
     except UnicodeDecodeError:
         raise BadNotebook(say("not-utf8")) from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, RecursionError) as error:  # or nested too deep to read
         if not text.lstrip().startswith("{"):
             raise BadNotebook(say("not-json")) from None
         raise BadNotebook(say("bad-json", error=error)) from None
