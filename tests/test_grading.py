@@ -594,18 +594,18 @@ def test_grade_refuses_to_run_with_status_2(tmp_path, monkeypatch, capsys, exerc
     assert not (tmp_path / "out.csv").exists()
 
 
+def refused_grade(tmp_path, capsys, exercises) -> str:
+    """Grade one answered copy where the sandbox cannot run: exit status 2; what it said."""
+    nbformat.write(answered(exercises), tmp_path / "a.ipynb")
+    csv = tmp_path / "g.csv"
+    args = [str(tmp_path / "a.ipynb"), "--csv", str(csv), "--exercises", str(exercises)]
+    assert main(["grade", *args]) == 2
+    return capsys.readouterr().err
+
+
 def test_grade_explains_how_to_install_bubblewrap(tmp_path, monkeypatch, capsys, exercises):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    nbformat.write(answered(exercises), tmp_path / "a.ipynb")
-    args = [
-        str(tmp_path / "a.ipynb"),
-        "--csv",
-        str(tmp_path / "g.csv"),
-        "--exercises",
-        str(exercises),
-    ]
-    assert main(["grade", *args]) == 2
-    error = capsys.readouterr().err
+    error = refused_grade(tmp_path, capsys, exercises)
     assert "sudo apt-get install bubblewrap" in error and "--no-sandbox" in error
     assert not (tmp_path / "g.csv").exists()
 
@@ -617,16 +617,7 @@ def test_grade_explains_a_refused_sandbox(tmp_path, monkeypatch, capsys, exercis
     )
     refusing.chmod(0o755)
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(refusing))
-    nbformat.write(answered(exercises), tmp_path / "a.ipynb")
-    args = [
-        str(tmp_path / "a.ipynb"),
-        "--csv",
-        str(tmp_path / "g.csv"),
-        "--exercises",
-        str(exercises),
-    ]
-    assert main(["grade", *args]) == 2
-    error = capsys.readouterr().err
+    error = refused_grade(tmp_path, capsys, exercises)
     assert "No permissions to create new namespace" in error
     assert "--security-opt seccomp=unconfined" in error
 
