@@ -292,6 +292,14 @@ def test_read_submission_says_why_a_file_is_not_gradable(tmp_path, content, reas
         read_submission(path, {})
 
 
+def test_a_file_gone_or_unreadable_when_its_turn_comes_is_a_bad_notebook(tmp_path):
+    with pytest.raises(BadNotebook, match=r"cannot be read \(No such file or directory\)"):
+        read_submission(tmp_path / "gone.ipynb", {})
+    (tmp_path / "folder.ipynb").mkdir()
+    with pytest.raises(BadNotebook, match=r"cannot be read \(Is a directory\)"):
+        read_submission(tmp_path / "folder.ipynb", {})
+
+
 def test_an_invalid_notebook_still_names_its_exercise(tmp_path, exercises):
     data = json.loads(nbformat.writes(answered(exercises)))
     data["cells"][1]["outputs"] = "nonsense"

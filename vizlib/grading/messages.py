@@ -68,6 +68,7 @@ TEMPLATES = {
     "unsandboxed": N_("graded WITHOUT the sandbox (--no-sandbox)"),
     "grader-failed": N_("the grader failed on this submission ({error}); please report it"),
     "too-large": N_("not graded: the file is larger than {megabytes:g} MB (clear its outputs)"),
+    "unreadable": N_("not graded: the file cannot be read ({error})"),
     "not-utf8": N_("not a notebook: the file is not UTF-8 text"),
     "not-json": N_("not a notebook: the file does not hold JSON"),
     "bad-json": N_("not a notebook: invalid JSON ({error}); truncated file?"),

@@ -72,11 +72,13 @@ class GradedCopy:
 
 def read_submission(path: Path, exercises: dict[str, Exercise]) -> Submission:
     """The submission at `path`, ready to grade; BadNotebook when it cannot be graded."""
-    if Path(path).stat().st_size > LARGEST:  # every file is read before any is graded
-        raise BadNotebook(say("too-large", megabytes=LARGEST / 2**20))
     try:
+        if Path(path).stat().st_size > LARGEST:  # every file is read before any is graded
+            raise BadNotebook(say("too-large", megabytes=LARGEST / 2**20))
         text = Path(path).read_bytes().decode("utf-8")
         data = json.loads(text)
+    except OSError as error:  # gone since the class folder was listed, or not readable
+        raise BadNotebook(say("unreadable", error=error.strerror or error)) from None
     except UnicodeDecodeError:
         raise BadNotebook(say("not-utf8")) from None
     except (json.JSONDecodeError, RecursionError) as error:  # or nested too deep to read
