@@ -143,7 +143,7 @@ def show_list(texts: list[str], numbered: bool = False) -> None:
     options or a mapping's keys this way, each marked `N_()` where it is written. Lesson 00."""
     for number, text in enumerate(texts, 1):
         shown = _(text)
-        line = text if shown == text else _("{text} ({translation})", text=text, translation=shown)
+        line = text if shown == text else _(judge.BOTH, text=text, translation=shown)
         print(f"{number} {line}" if numbered else line)
 
 

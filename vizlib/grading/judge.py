@@ -42,6 +42,7 @@ KINDS = (
     "own_machine",
 )
 ELEMENT_KINDS = ("exact", "hex", "number", "text")  # what `each=` may name
+BOTH = N_("{text} ({translation})")  # an option and its translation, as `check.show_list` prints it
 SHOW_LIMIT = 80  # characters of an answer shown in a message
 
 
@@ -293,12 +294,13 @@ def _option_named(answer: Any, options: tuple | list) -> Any:
     for lang in LANGUAGES:
         if lang == SOURCE:
             continue
-        words, pattern = translations(lang), translations(lang).get("{text} ({translation})")
+        words = translations(lang)
+        pattern = words.get(BOTH, BOTH)
         for option in options:
             shown = words.get(option)
             if shown is None:
                 continue
-            both = (pattern or "{text} ({translation})").format(text=option, translation=shown)
+            both = pattern.format(text=option, translation=shown)
             if words_of(answer) in (words_of(shown), words_of(both)):
                 return option
     return answer

@@ -88,8 +88,6 @@ MODERN_CLOCK = value("modern.clock")
 PAGE_WALK = value("page-walk.native")
 EMULATION_FACTOR = value("emulation.factor")
 EPT_WALK_FACTOR = value("ept.walk-factor")
-# derived: Adams & Agesen's native `in` lasts 3209 cycles / 3.8 GHz = 0.8445 us. assumption: a
-# device register access is bound by the bus, so it lasts as long on every CPU.
 IO_ACCESS_SECONDS = add(
     "io-access.seconds",
     _v("in", "native") / P4_CLOCK,
@@ -99,7 +97,7 @@ IO_ACCESS_SECONDS = add(
     "same time on every CPU",
 )
 # A hypercall: assumption, a software interrupt into Xen and back, an IDT round trip like Adams &
-# Agesen's native divzero (889 cycles). Xen's fault bounce and a context switch's hypercalls cost
+# Agesen's native divzero. Xen's fault bounce and a context switch's hypercalls cost
 # the same; Barham et al.'s lmbench checks all three (costmodel.calibration).
 PV_HYPERCALL = _v("divzero", "native")
 
